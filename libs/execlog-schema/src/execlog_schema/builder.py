@@ -1,0 +1,250 @@
+"""Producer fast path: build contract objects without per-record pydantic validation.
+
+Every value is sanitized (``execlog_schema.sanitize``) and bounded (``execlog_schema.limits``)
+here, so the objects are valid by construction and are assembled with a direct, validation-free
+constructor. Data problems (NUL, surrogates, oversize text or payload, odd payload types) are
+fixed, never raised; programmer errors (an id that is not a UUID, an unknown level, a bad
+``attempt``) raise ``ValueError``/``TypeError`` at the call site, so a bad record can never
+poison a whole batch downstream.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Final, TypeVar
+from uuid import UUID, SafeUUID
+
+import orjson
+import uuid_utils
+from pydantic import BaseModel
+
+from execlog_schema.limits import (
+    MAX_ATTEMPT,
+    MAX_COMPONENT_LEN,
+    MAX_HOST_LEN,
+    MAX_NODE_ID_LEN,
+    MAX_PAYLOAD_BYTES,
+    MAX_RECORDS_PER_BATCH,
+    MAX_SERVICE_LEN,
+    MAX_SERVICE_VERSION_LEN,
+    PAYLOAD_PREVIEW_CHARS,
+    PAYLOAD_TRUNCATED_KEY,
+)
+from execlog_schema.models import SCHEMA_VERSION, LogBatch, LogLevel, LogRecord, Producer
+from execlog_schema.sanitize import clean_json, clean_text, cut_text, truncate_message
+
+_M = TypeVar("_M", bound=BaseModel)
+
+_LEVEL_ALIASES: Final[dict[str, LogLevel]] = {
+    **{lvl.value: lvl for lvl in LogLevel},
+    "WARN": LogLevel.WARNING,
+    "FATAL": LogLevel.CRITICAL,
+    "EXCEPTION": LogLevel.ERROR,
+}
+_UNKNOWN: Final = SafeUUID.unknown
+_new_object = object.__new__
+_set = object.__setattr__
+
+
+def uuid7() -> UUID:
+    """A new time-ordered UUIDv7 (monotonic within the process) as a stdlib ``uuid.UUID``."""
+    value = _new_object(UUID)
+    _set(value, "int", uuid_utils.uuid7().int)
+    _set(value, "is_safe", _UNKNOWN)
+    return value
+
+
+def utc_now() -> datetime:
+    """Timezone-aware current UTC time."""
+    return datetime.now(UTC)
+
+
+def _construct(cls: type[_M], values: dict[str, Any]) -> _M:
+    """Like ``cls.model_construct(**values)`` for a full set of fields, minus its overhead."""
+    obj = _new_object(cls)
+    _set(obj, "__dict__", values)
+    _set(obj, "__pydantic_fields_set__", set(values))
+    _set(obj, "__pydantic_extra__", None)
+    _set(obj, "__pydantic_private__", None)
+    return obj
+
+
+def _as_uuid(value: UUID | str, name: str) -> UUID:
+    if type(value) is UUID:
+        return value
+    if isinstance(value, UUID):
+        return UUID(int=value.int)
+    if isinstance(value, str):
+        try:
+            return UUID(value)
+        except ValueError:
+            raise ValueError(f"{name} is not a UUID: {value!r}") from None
+    raise TypeError(f"{name} must be a UUID or str, got {type(value).__name__}")
+
+
+def as_level(level: LogLevel | str | int) -> LogLevel:
+    """Map a ``LogLevel``, a level name (any case; WARN/FATAL/EXCEPTION too) or a stdlib
+    ``logging`` number (rounded down to the nearest level, below DEBUG -> DEBUG)."""
+    if type(level) is LogLevel:
+        return level
+    if isinstance(level, str):
+        found = _LEVEL_ALIASES.get(level.upper())
+        if found is None:
+            raise ValueError(f"unknown log level {level!r}")
+        return found
+    if isinstance(level, int) and not isinstance(level, bool):
+        for threshold, name in (
+            (logging.CRITICAL, LogLevel.CRITICAL),
+            (logging.ERROR, LogLevel.ERROR),
+            (logging.WARNING, LogLevel.WARNING),
+            (logging.INFO, LogLevel.INFO),
+        ):
+            if level >= threshold:
+                return name
+        return LogLevel.DEBUG
+    raise TypeError(f"level must be LogLevel, str or int, got {type(level).__name__}")
+
+
+def clean_payload(payload: object) -> dict[str, Any]:
+    """Make a contract payload from anything: sanitized JSON object within ``MAX_PAYLOAD_BYTES``.
+
+    ``None`` -> ``{}``; a non-mapping value is wrapped as ``{"value": ...}``; an oversize payload
+    is replaced by ``{PAYLOAD_TRUNCATED_KEY: true, "original_bytes": n, "preview": "<start of
+    its JSON text>"}``.
+    """
+    if payload is None:
+        return {}
+    cleaned = clean_json(payload if isinstance(payload, Mapping) else {"value": payload})
+    assert isinstance(cleaned, dict)
+    if not cleaned:
+        return cleaned
+    encoded = orjson.dumps(cleaned)
+    if len(encoded) <= MAX_PAYLOAD_BYTES:
+        return cleaned
+    return {
+        PAYLOAD_TRUNCATED_KEY: True,
+        "original_bytes": len(encoded),
+        "preview": encoded[: PAYLOAD_PREVIEW_CHARS * 4].decode("utf-8", "ignore")[
+            :PAYLOAD_PREVIEW_CHARS
+        ],
+    }
+
+
+def _text(value: object) -> str:
+    return clean_text(value if type(value) is str else str(value))
+
+
+def new_record(
+    *,
+    execution_id: UUID | str,
+    level: LogLevel | str | int,
+    message: object,
+    component: str,
+    node_id: str | None = None,
+    payload: Mapping[str, Any] | object | None = None,
+    workflow_id: UUID | str | None = None,
+    attempt: int | None = None,
+    created_at: datetime | None = None,
+    record_id: UUID | None = None,
+) -> LogRecord:
+    """Build a valid ``LogRecord``: UUIDv7 id, ``created_at`` = now (UTC), text sanitized,
+    message truncated with a marker, payload cleaned and bounded."""
+    if attempt is not None and (
+        type(attempt) is not int or not 0 <= attempt <= MAX_ATTEMPT
+    ):
+        raise ValueError(f"attempt must be an int in [0, {MAX_ATTEMPT}], got {attempt!r}")
+    if created_at is None:
+        created_at = datetime.now(UTC)
+    elif created_at.tzinfo is None or created_at.utcoffset() is None:
+        raise ValueError("created_at must be timezone-aware")
+    elif created_at.tzinfo is not UTC:
+        created_at = created_at.astimezone(UTC)
+    component_text = cut_text(_text(component), MAX_COMPONENT_LEN) or "unknown"
+    node_text = None if node_id is None else (cut_text(_text(node_id), MAX_NODE_ID_LEN) or None)
+    return _construct(
+        LogRecord,
+        {
+            "id": uuid7() if record_id is None else _as_uuid(record_id, "record_id"),
+            "execution_id": _as_uuid(execution_id, "execution_id"),
+            "workflow_id": None if workflow_id is None else _as_uuid(workflow_id, "workflow_id"),
+            "node_id": node_text,
+            "component": component_text,
+            "level": as_level(level),
+            "message": truncate_message(_text(message)),
+            "payload": clean_payload(payload),
+            "created_at": created_at,
+            "attempt": attempt,
+        },
+    )
+
+
+_HOSTNAME: str | None = None
+
+
+def _hostname() -> str:
+    global _HOSTNAME
+    if _HOSTNAME is None:
+        _HOSTNAME = cut_text(clean_text(socket.gethostname()), MAX_HOST_LEN)
+    return _HOSTNAME
+
+
+def make_producer(service: str, version: str) -> Producer:
+    """A ``Producer`` for this process (host name and the *current* pid: call it after fork)."""
+    return _construct(
+        Producer,
+        {
+            "service": cut_text(_text(service), MAX_SERVICE_LEN) or "unknown",
+            "version": cut_text(_text(version), MAX_SERVICE_VERSION_LEN) or "unknown",
+            "host": _hostname(),
+            "pid": os.getpid(),
+        },
+    )
+
+
+def new_batch(records: Sequence[LogRecord] | Iterable[LogRecord], producer: Producer) -> LogBatch:
+    """Wrap 1..``MAX_RECORDS_PER_BATCH`` records (with distinct ids) in a ``LogBatch``."""
+    items = list(records)
+    if not 1 <= len(items) <= MAX_RECORDS_PER_BATCH:
+        raise ValueError(f"a batch holds 1 to {MAX_RECORDS_PER_BATCH} records, got {len(items)}")
+    return _construct(
+        LogBatch,
+        {
+            "schema_version": SCHEMA_VERSION,
+            "batch_id": uuid7(),
+            "producer": producer,
+            "sent_at": datetime.now(UTC),
+            "records": items,
+        },
+    )
+
+
+def new_batches(
+    records: Iterable[LogRecord], producer: Producer, *, max_records: int = MAX_RECORDS_PER_BATCH
+) -> Iterator[LogBatch]:
+    """Split records into as many batches of at most ``max_records`` as needed."""
+    if not 1 <= max_records <= MAX_RECORDS_PER_BATCH:
+        raise ValueError(f"max_records must be in [1, {MAX_RECORDS_PER_BATCH}]")
+    chunk: list[LogRecord] = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) == max_records:
+            yield new_batch(chunk, producer)
+            chunk = []
+    if chunk:
+        yield new_batch(chunk, producer)
+
+
+__all__ = [
+    "as_level",
+    "clean_payload",
+    "make_producer",
+    "new_batch",
+    "new_batches",
+    "new_record",
+    "utc_now",
+    "uuid7",
+]

@@ -1,0 +1,294 @@
+"""Pydantic v2 models of the log payload contract, schema version 1.x.
+
+``LogBatch`` is what travels on the wire (as a JSON object); it wraps 1 to
+``MAX_RECORDS_PER_BATCH`` ``LogRecord``\\ s. Every limit of ``execlog_schema.limits`` and the
+NUL/surrogate rule of ``execlog_schema.sanitize`` is enforced here, so any validation path
+(``codec.decode_batch``, a FastAPI body, ``model_validate``) applies the same contract.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Annotated, Any, Final
+from uuid import UUID
+
+import orjson
+from pydantic import (
+    UUID7,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    field_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError
+
+from execlog_schema.limits import (
+    MAX_ATTEMPT,
+    MAX_COMPONENT_LEN,
+    MAX_HOST_LEN,
+    MAX_MESSAGE_CHARS,
+    MAX_NODE_ID_LEN,
+    MAX_PAYLOAD_BYTES,
+    MAX_PID,
+    MAX_RECORDS_PER_BATCH,
+    MAX_SERVICE_LEN,
+    MAX_SERVICE_VERSION_LEN,
+)
+from execlog_schema.sanitize import find_bad_text
+
+SCHEMA_VERSION: Final = "1.0"
+"""Version of the wire format this library produces ("MAJOR.MINOR")."""
+SCHEMA_MAJOR: Final = 1
+SCHEMA_MINOR: Final = 0
+
+TEXT_PATTERN: Final = r"^[^\x00]*$"
+"""Validation pattern of every text field (pydantic-core also rejects lone surrogates)."""
+TEXT_JSON_PATTERN: Final = r"^[^\x00\ud800-\udfff]*$"
+"""The same rule as published in the JSON Schema (no NUL, no surrogate code point)."""
+UUID_JSON_PATTERN: Final = (
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+UUID7_JSON_PATTERN: Final = (
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-7[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$"
+)
+SCHEMA_VERSION_PATTERN: Final = rf"^{SCHEMA_MAJOR}\.(0|[1-9][0-9]{{0,8}})$"
+
+
+class _JsonSchemaPatch:
+    """Annotation that overrides keys of the generated JSON Schema of the annotated type."""
+
+    def __init__(self, **updates: Any) -> None:
+        self.updates = updates
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        schema.update(self.updates)
+        return schema
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self.updates.items())))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _JsonSchemaPatch) and other.updates == self.updates
+
+
+_TEXT_JSON = _JsonSchemaPatch(pattern=TEXT_JSON_PATTERN)
+
+NodeId = Annotated[
+    str, Field(min_length=1, max_length=MAX_NODE_ID_LEN, pattern=TEXT_PATTERN), _TEXT_JSON
+]
+Component = Annotated[
+    str, Field(min_length=1, max_length=MAX_COMPONENT_LEN, pattern=TEXT_PATTERN), _TEXT_JSON
+]
+Message = Annotated[str, Field(max_length=MAX_MESSAGE_CHARS, pattern=TEXT_PATTERN), _TEXT_JSON]
+RecordId = Annotated[
+    UUID7, _JsonSchemaPatch(type="string", format="uuid", pattern=UUID7_JSON_PATTERN)
+]
+AnyUuid = Annotated[UUID, _JsonSchemaPatch(type="string", format="uuid", pattern=UUID_JSON_PATTERN)]
+
+
+class LogLevel(enum.StrEnum):
+    """Severity of a record (the stdlib ``logging`` names; upper case on the wire)."""
+
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+    CRITICAL = "CRITICAL"
+
+
+_MODEL_CONFIG = ConfigDict(
+    extra="forbid",
+    frozen=True,
+    validate_default=False,
+)
+
+
+def _as_utc(value: datetime) -> datetime:
+    offset = value.utcoffset()
+    if offset is not None and not offset and value.tzinfo is UTC:
+        return value
+    return value.astimezone(UTC)
+
+
+class LogRecord(BaseModel):
+    """One execution log line."""
+
+    model_config = _MODEL_CONFIG
+
+    id: RecordId = Field(
+        description=(
+            "Record id, a time-ordered UUIDv7 made by the producer when the record is created "
+            "(the record has its id before any database write; redeliveries reuse it, so "
+            "writes are idempotent on it)."
+        )
+    )
+    execution_id: AnyUuid = Field(description="Workflow execution the record belongs to.")
+    workflow_id: AnyUuid | None = Field(
+        default=None, description="Workflow of that execution, when the producer knows it."
+    )
+    node_id: NodeId | None = Field(
+        default=None,
+        description=f"Workflow node that logged, if any (1 to {MAX_NODE_ID_LEN} chars).",
+    )
+    component: Component = Field(
+        description=(
+            "Who logged: runner, retry_service, workflow_brain, ... "
+            f"(1 to {MAX_COMPONENT_LEN} chars)."
+        )
+    )
+    level: LogLevel = Field(description="Severity.")
+    message: Message = Field(
+        description=(
+            f"Log text, at most {MAX_MESSAGE_CHARS} chars (code points); producers cut longer "
+            "text and end it with a visible truncation marker."
+        )
+    )
+    payload: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "Structured context, a JSON object whose compact UTF-8 JSON encoding is at most "
+            f"{MAX_PAYLOAD_BYTES} bytes; no NUL or lone surrogate in any key or string."
+        ),
+    )
+    created_at: AwareDatetime = Field(
+        description="When the record was made (RFC 3339 with offset; normalized to UTC)."
+    )
+    attempt: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_ATTEMPT,
+        strict=True,
+        description="Attempt number of the node/execution that logged, when it applies.",
+    )
+
+    @field_validator("created_at", mode="after")
+    @classmethod
+    def _created_at_utc(cls, value: datetime) -> datetime:
+        return _as_utc(value)
+
+    @field_validator("payload", mode="after")
+    @classmethod
+    def _payload_fits(cls, value: dict[str, Any]) -> dict[str, Any]:
+        check_payload(value)
+        return value
+
+
+def check_payload(payload: dict[str, Any]) -> int:
+    """Check a payload against the contract; return its encoded size in bytes.
+
+    Raises ``PydanticCustomError`` (a ``ValueError``) with a human reason otherwise.
+    """
+    try:
+        encoded = orjson.dumps(payload)
+    except (TypeError, orjson.JSONEncodeError) as exc:
+        if "surrogates" in str(exc):
+            raise PydanticCustomError(
+                "payload_bad_text",
+                "payload holds a lone surrogate (invalid Unicode): {error}",
+                {"error": str(exc)},
+            ) from None
+        raise PydanticCustomError(
+            "payload_not_json", "payload is not encodable as JSON: {error}", {"error": str(exc)}
+        ) from None
+    size = len(encoded)
+    if size > MAX_PAYLOAD_BYTES:
+        raise PydanticCustomError(
+            "payload_too_large",
+            "payload is {size} bytes encoded, over the limit of {limit} bytes",
+            {"size": size, "limit": MAX_PAYLOAD_BYTES},
+        )
+    if b"\\u0000" in encoded:
+        where = find_bad_text(payload)
+        if where is not None:
+            raise PydanticCustomError(
+                "payload_bad_text",
+                "payload holds a NUL character (U+0000) at {where}; PostgreSQL cannot store it",
+                {"where": where},
+            )
+    return size
+
+
+class Producer(BaseModel):
+    """Who sent a batch."""
+
+    model_config = _MODEL_CONFIG
+
+    service: Annotated[
+        str, Field(min_length=1, max_length=MAX_SERVICE_LEN, pattern=TEXT_PATTERN), _TEXT_JSON
+    ] = Field(description="Name of the producing service, e.g. 'execlog-api'.")
+    version: Annotated[
+        str,
+        Field(min_length=1, max_length=MAX_SERVICE_VERSION_LEN, pattern=TEXT_PATTERN),
+        _TEXT_JSON,
+    ] = Field(description="Version of the producing service.")
+    host: Annotated[str, Field(max_length=MAX_HOST_LEN, pattern=TEXT_PATTERN), _TEXT_JSON] = Field(
+        description="Host name of the producing process."
+    )
+    pid: int = Field(ge=0, le=MAX_PID, strict=True, description="Process id of the producing process.")
+
+
+class LogBatch(BaseModel):
+    """The envelope sent to the ``logs`` queue: the task's one positional argument."""
+
+    model_config = ConfigDict(
+        **_MODEL_CONFIG,
+        title="LogBatch",
+        json_schema_extra={"x-schema-version": SCHEMA_VERSION},
+    )
+
+    schema_version: Annotated[str, Field(pattern=SCHEMA_VERSION_PATTERN)] = Field(
+        description=(
+            f"Wire format version 'MAJOR.MINOR'; this schema describes major {SCHEMA_MAJOR} "
+            f"(current minor {SCHEMA_MINOR}). Consumers accept any minor of a major they support."
+        ),
+        examples=[SCHEMA_VERSION],
+    )
+    batch_id: AnyUuid = Field(description="Id of this batch (the producer makes a UUIDv7).")
+    producer: Producer = Field(description="Who sent the batch.")
+    sent_at: AwareDatetime = Field(
+        description="When the batch was built for sending (RFC 3339 with offset; UTC)."
+    )
+    records: list[LogRecord] = Field(
+        min_length=1,
+        max_length=MAX_RECORDS_PER_BATCH,
+        description=f"1 to {MAX_RECORDS_PER_BATCH} records, with distinct ids.",
+    )
+
+    @field_validator("sent_at", mode="after")
+    @classmethod
+    def _sent_at_utc(cls, value: datetime) -> datetime:
+        return _as_utc(value)
+
+    @field_validator("records", mode="after")
+    @classmethod
+    def _distinct_ids(cls, value: list[LogRecord]) -> list[LogRecord]:
+        if len({r.id for r in value}) != len(value):
+            seen: set[UUID] = set()
+            for index, record in enumerate(value):
+                if record.id in seen:
+                    raise PydanticCustomError(
+                        "duplicate_record_id",
+                        "duplicate record id {id} at records.{index}",
+                        {"id": str(record.id), "index": index},
+                    )
+                seen.add(record.id)
+        return value
+
+
+__all__ = [
+    "SCHEMA_MAJOR",
+    "SCHEMA_MINOR",
+    "SCHEMA_VERSION",
+    "LogBatch",
+    "LogLevel",
+    "LogRecord",
+    "Producer",
+    "check_payload",
+]

@@ -1,0 +1,163 @@
+"""Settings of the API service: one ``Settings(BaseSettings)`` read from environment variables.
+
+Every field is read from the upper-cased field name (``LOG_BUFFER_SIZE``, ``REDIS_URL``...).
+The embedded pool settings use ``__`` as nesting delimiter: ``DB_POOL__POOL_SIZE=10``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import quote
+
+from execlog_db.engine import PoolSettings
+from execlog_db.url import redact, to_async_url
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_REDACT_KEYS: tuple[str, ...] = (
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "authorization",
+    "api_key",
+    "apikey",
+    "private_key",
+    "cookie",
+    "set_cookie",
+)
+
+
+class Settings(BaseSettings):
+    """All configuration of the API process (HTTP service, engine and ExecutionLogger)."""
+
+    model_config = SettingsConfigDict(
+        env_nested_delimiter="__",
+        extra="ignore",
+        case_sensitive=False,
+        validate_default=True,
+    )
+
+    service_name: str = Field(default="execlog-api", min_length=1, max_length=64)
+    host: str = Field(default="127.0.0.1", description="`execlog-api serve` bind address")
+    port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+
+    redis_host: str = "127.0.0.1"
+    redis_port: int = Field(default=6379, ge=1, le=65535)
+    redis_db: int = Field(default=0, ge=0)
+    redis_password: SecretStr | None = None
+    redis_url: str | None = Field(
+        default=None, description="Full broker URL; when unset it is built from REDIS_HOST/PORT/DB"
+    )
+    broker_key_prefix: str = Field(
+        default="", description="kombu global_keyprefix (isolates queues, e.g. per test)"
+    )
+    broker_connect_timeout: float = Field(default=1.0, gt=0)
+    broker_socket_timeout: float = Field(default=2.0, gt=0)
+    broker_publish_max_retries: int = Field(default=2, ge=0, le=20)
+    broker_retry_interval: float = Field(default=0.2, ge=0)
+    broker_retry_interval_max: float = Field(default=1.0, ge=0)
+    broker_down_backoff: float = Field(
+        default=1.0, gt=0, description="first pause before probing a failed broker again"
+    )
+    broker_down_backoff_max: float = Field(default=30.0, gt=0)
+
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    db_pool: PoolSettings = Field(default_factory=PoolSettings)
+
+    log_worker_url: str = "http://127.0.0.1:8001"
+    log_api_token: SecretStr = SecretStr("")
+    log_worker_timeout: float = Field(default=10.0, gt=0)
+
+    log_buffer_size: int = Field(default=50, ge=1, le=100_000)
+    log_flush_interval: float = Field(default=2.0, gt=0, le=3600)
+    log_max_buffered_records: int = Field(default=10_000, ge=1)
+    log_max_buffered_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    log_spool_dir: Path = Path("/var/tmp/execlog-api-spool")  # noqa: S108
+    log_spool_max_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)
+    log_spool_file_max_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    log_replay_interval: float = Field(default=5.0, gt=0)
+    log_http_fallback: bool = True
+    log_http_fallback_timeout: float = Field(default=5.0, gt=0)
+    log_shutdown_timeout: float = Field(default=30.0, gt=0)
+    log_redact_keys: Annotated[tuple[str, ...], NoDecode] = DEFAULT_REDACT_KEYS
+
+    log_format: Literal["json", "console"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    max_steps_per_execution: int = Field(default=100, ge=1, le=10_000)
+    step_default_max_attempts: int = Field(default=3, ge=1, le=100)
+    retry_backoff_base: float = Field(default=0.5, ge=0)
+    retry_backoff_max: float = Field(default=30.0, ge=0)
+    http_step_max_timeout: float = Field(default=30.0, gt=0)
+    shutdown_grace: float = Field(
+        default=10.0, ge=0, description="seconds running executions get at shutdown before cancel"
+    )
+
+    @field_validator("log_redact_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_format(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        to_async_url(value)
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("REDIS_URL must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("log_worker_url")
+    @classmethod
+    def _check_worker_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("LOG_WORKER_URL must be an http:// or https:// URL (or empty)")
+        return value.rstrip("/")
+
+    @property
+    def broker_url(self) -> str:
+        """The Redis broker URL: REDIS_URL when set, else built from REDIS_HOST/PORT/DB."""
+        if self.redis_url:
+            return self.redis_url
+        auth = ""
+        if self.redis_password is not None and self.redis_password.get_secret_value():
+            auth = f":{quote(self.redis_password.get_secret_value(), safe='')}@"
+        return f"redis://{auth}{self.redis_host}:{self.redis_port}/{self.redis_db}"
+
+    @property
+    def async_database_url(self) -> str:
+        """DATABASE_URL in its ``postgresql+asyncpg://`` form."""
+        return to_async_url(self.database_url)
+
+    def redacted_database_url(self) -> str:
+        """DATABASE_URL with the password masked (for logs)."""
+        return redact(self.database_url)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings read once from the environment."""
+    return Settings()
