@@ -10,6 +10,7 @@ import ast
 
 from pants.backend.python.util_rules.package_dists import SetupKwargs, SetupKwargsRequest
 from pants.engine.fs import DigestContents, PathGlobs
+from pants.option.global_options import GlobMatchErrorBehavior
 from pants.engine.rules import Get, collect_rules, rule
 from pants.engine.target import Target
 from pants.engine.unions import UnionRule
@@ -42,7 +43,11 @@ async def version_from_file(request: VersionFileSetupKwargsRequest) -> SetupKwar
     path = f"{request.target.address.spec_path}/{version_file}".lstrip("/")
     contents = await Get(
         DigestContents,
-        PathGlobs([path], glob_match_error_behavior="error", description_of_origin=str(request.target.address)),
+        PathGlobs(
+            [path],
+            glob_match_error_behavior=GlobMatchErrorBehavior.error,
+            description_of_origin=str(request.target.address),
+        ),
     )
     kwargs["version"] = parse_version(contents[0].content.decode(), path)
     return SetupKwargs(kwargs, address=request.target.address)

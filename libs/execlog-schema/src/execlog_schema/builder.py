@@ -47,14 +47,20 @@ _LEVEL_ALIASES: Final[dict[str, LogLevel]] = {
 }
 _UNKNOWN: Final = SafeUUID.unknown
 _new_object = object.__new__
-_set = object.__setattr__
+# Slot setters: the same stores ``UUID(int=...)`` and ``Model.model_construct`` do, minus checks.
+_set_uuid_int = UUID.__dict__["int"].__set__
+_set_uuid_safe = UUID.__dict__["is_safe"].__set__
+_set_model_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 def uuid7() -> UUID:
     """A new time-ordered UUIDv7 (monotonic within the process) as a stdlib ``uuid.UUID``."""
     value = _new_object(UUID)
-    _set(value, "int", uuid_utils.uuid7().int)
-    _set(value, "is_safe", _UNKNOWN)
+    _set_uuid_int(value, uuid_utils.uuid7().int)
+    _set_uuid_safe(value, _UNKNOWN)
     return value
 
 
@@ -66,10 +72,10 @@ def utc_now() -> datetime:
 def _construct(cls: type[_M], values: dict[str, Any]) -> _M:
     """Like ``cls.model_construct(**values)`` for a full set of fields, minus its overhead."""
     obj = _new_object(cls)
-    _set(obj, "__dict__", values)
-    _set(obj, "__pydantic_fields_set__", set(values))
-    _set(obj, "__pydantic_extra__", None)
-    _set(obj, "__pydantic_private__", None)
+    _set_model_dict(obj, values)
+    _set_fields_set(obj, set(values))
+    _set_extra(obj, None)
+    _set_private(obj, None)
     return obj
 
 
@@ -118,6 +124,18 @@ def clean_payload(payload: object) -> dict[str, Any]:
     """
     if payload is None:
         return {}
+    if isinstance(payload, dict):
+        if not payload:
+            return {}
+        try:
+            encoded = orjson.dumps(payload)
+        except (TypeError, orjson.JSONEncodeError):
+            encoded = b""
+        if encoded and b"\\u0000" not in encoded:
+            if len(encoded) <= MAX_PAYLOAD_BYTES:
+                fast: dict[str, Any] = orjson.loads(encoded)
+                return fast
+            return _oversize(encoded)
     cleaned = clean_json(payload if isinstance(payload, Mapping) else {"value": payload})
     assert isinstance(cleaned, dict)
     if not cleaned:
@@ -125,6 +143,10 @@ def clean_payload(payload: object) -> dict[str, Any]:
     encoded = orjson.dumps(cleaned)
     if len(encoded) <= MAX_PAYLOAD_BYTES:
         return cleaned
+    return _oversize(encoded)
+
+
+def _oversize(encoded: bytes) -> dict[str, Any]:
     return {
         PAYLOAD_TRUNCATED_KEY: True,
         "original_bytes": len(encoded),
@@ -135,7 +157,33 @@ def clean_payload(payload: object) -> dict[str, Any]:
 
 
 def _text(value: object) -> str:
-    return clean_text(value if type(value) is str else str(value))
+    return clean_text(value if isinstance(value, str) else str(value))
+
+
+_IDENT_CACHE_SIZE: Final = 4096
+_component_cache: dict[object, str] = {}
+_node_cache: dict[object, str | None] = {}
+
+
+def _component(value: object) -> str:
+    found = _component_cache.get(value)
+    if found is None:
+        found = cut_text(_text(value), MAX_COMPONENT_LEN) or "unknown"
+        if len(_component_cache) < _IDENT_CACHE_SIZE and isinstance(value, str):
+            _component_cache[value] = found
+    return found
+
+
+def _node_id(value: object) -> str | None:
+    if value is None:
+        return None
+    try:
+        return _node_cache[value]
+    except (KeyError, TypeError):
+        found = cut_text(_text(value), MAX_NODE_ID_LEN) or None
+        if len(_node_cache) < _IDENT_CACHE_SIZE and isinstance(value, str):
+            _node_cache[value] = found
+        return found
 
 
 def new_record(
@@ -154,7 +202,7 @@ def new_record(
     """Build a valid ``LogRecord``: UUIDv7 id, ``created_at`` = now (UTC), text sanitized,
     message truncated with a marker, payload cleaned and bounded."""
     if attempt is not None and (
-        type(attempt) is not int or not 0 <= attempt <= MAX_ATTEMPT
+        isinstance(attempt, bool) or not isinstance(attempt, int) or not 0 <= attempt <= MAX_ATTEMPT
     ):
         raise ValueError(f"attempt must be an int in [0, {MAX_ATTEMPT}], got {attempt!r}")
     if created_at is None:
@@ -163,16 +211,14 @@ def new_record(
         raise ValueError("created_at must be timezone-aware")
     elif created_at.tzinfo is not UTC:
         created_at = created_at.astimezone(UTC)
-    component_text = cut_text(_text(component), MAX_COMPONENT_LEN) or "unknown"
-    node_text = None if node_id is None else (cut_text(_text(node_id), MAX_NODE_ID_LEN) or None)
     return _construct(
         LogRecord,
         {
             "id": uuid7() if record_id is None else _as_uuid(record_id, "record_id"),
             "execution_id": _as_uuid(execution_id, "execution_id"),
             "workflow_id": None if workflow_id is None else _as_uuid(workflow_id, "workflow_id"),
-            "node_id": node_text,
-            "component": component_text,
+            "node_id": _node_id(node_id),
+            "component": _component(component),
             "level": as_level(level),
             "message": truncate_message(_text(message)),
             "payload": clean_payload(payload),
@@ -206,8 +252,17 @@ def make_producer(service: str, version: str) -> Producer:
 
 
 def new_batch(records: Sequence[LogRecord] | Iterable[LogRecord], producer: Producer) -> LogBatch:
-    """Wrap 1..``MAX_RECORDS_PER_BATCH`` records (with distinct ids) in a ``LogBatch``."""
+    """Wrap 1..``MAX_RECORDS_PER_BATCH`` records in a ``LogBatch``.
+
+    A record id seen twice is kept once (same id = same record), as the contract wants
+    distinct ids in a batch.
+    """
     items = list(records)
+    if len({r.id for r in items}) != len(items):
+        unique: dict[UUID, LogRecord] = {}
+        for record in items:
+            unique.setdefault(record.id, record)
+        items = list(unique.values())
     if not 1 <= len(items) <= MAX_RECORDS_PER_BATCH:
         raise ValueError(f"a batch holds 1 to {MAX_RECORDS_PER_BATCH} records, got {len(items)}")
     return _construct(

@@ -15,8 +15,11 @@ MAX_MESSAGE_CHARS: Final = 32_768
 MAX_PAYLOAD_BYTES: Final = 65_536
 """Largest ``LogRecord.payload``, measured as its compact UTF-8 JSON encoding (orjson)."""
 
-MAX_PAYLOAD_DEPTH: Final = 64
-"""Deepest nesting the producer helper keeps in a payload (deeper values become a marker)."""
+MAX_PAYLOAD_NESTING: Final = 254
+"""Deepest payload nesting the contract allows: what orjson encodes; deeper is rejected."""
+
+MAX_PAYLOAD_DEPTH: Final = 128
+"""Nesting at which ``sanitize.clean_json`` (the producer's conversion path) cuts values."""
 
 MAX_NODE_ID_LEN: Final = 255
 MAX_COMPONENT_LEN: Final = 64
@@ -30,7 +33,7 @@ MAX_ATTEMPT: Final = 2_147_483_647
 MAX_PID: Final = 2_147_483_647
 
 TRUNCATION_MARKER: Final = "…[truncated, {total} chars in all]"
-"""Appended by the producer to a message cut to ``MAX_MESSAGE_CHARS`` (``{total}`` = original length)."""
+"""Ends a message the producer cut to ``MAX_MESSAGE_CHARS`` (``{total}``: original length)."""
 
 PAYLOAD_TRUNCATED_KEY: Final = "_execlog_truncated"
 """Key of the object that replaces an oversize payload on the producer side."""

@@ -21,7 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     GetJsonSchemaHandler,
-    field_validator,
+    model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError
@@ -55,6 +55,8 @@ UUID_JSON_PATTERN: Final = (
 UUID7_JSON_PATTERN: Final = (
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-7[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$"
 )
+_NUL_ESCAPE: Final = b"\\u0000"
+_dumps: Final = orjson.dumps
 SCHEMA_VERSION_PATTERN: Final = rf"^{SCHEMA_MAJOR}\.(0|[1-9][0-9]{{0,8}})$"
 
 
@@ -111,14 +113,18 @@ _MODEL_CONFIG = ConfigDict(
 
 
 def _as_utc(value: datetime) -> datetime:
-    offset = value.utcoffset()
-    if offset is not None and not offset and value.tzinfo is UTC:
-        return value
-    return value.astimezone(UTC)
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
 class LogRecord(BaseModel):
-    """One execution log line."""
+    """One execution log line.
+
+    Field types, lengths, the text rule and ``attempt`` bounds are checked by pydantic-core
+    wherever a record is validated. The checks that need Python (payload encoded size and NUL in
+    payload, ``created_at`` normalized to UTC, distinct ids) run once per batch in
+    ``LogBatch`` (one loop instead of two Python calls per record); ``check_record`` applies
+    them to a lone record.
+    """
 
     model_config = _MODEL_CONFIG
 
@@ -168,51 +174,77 @@ class LogRecord(BaseModel):
         description="Attempt number of the node/execution that logged, when it applies.",
     )
 
-    @field_validator("created_at", mode="after")
-    @classmethod
-    def _created_at_utc(cls, value: datetime) -> datetime:
-        return _as_utc(value)
 
-    @field_validator("payload", mode="after")
-    @classmethod
-    def _payload_fits(cls, value: dict[str, Any]) -> dict[str, Any]:
-        check_payload(value)
-        return value
-
-
-def check_payload(payload: dict[str, Any]) -> int:
+def check_payload(payload: dict[str, Any], loc: str = "payload") -> int:
     """Check a payload against the contract; return its encoded size in bytes.
 
-    Raises ``PydanticCustomError`` (a ``ValueError``) with a human reason otherwise.
+    Raises ``PydanticCustomError`` (a ``ValueError``) whose message starts with ``loc``.
     """
     try:
-        encoded = orjson.dumps(payload)
+        encoded = _dumps(payload)
     except (TypeError, orjson.JSONEncodeError) as exc:
         if "surrogates" in str(exc):
             raise PydanticCustomError(
                 "payload_bad_text",
-                "payload holds a lone surrogate (invalid Unicode): {error}",
-                {"error": str(exc)},
+                "{loc}: holds a lone surrogate (invalid Unicode): {error}",
+                {"loc": loc, "error": str(exc)},
             ) from None
         raise PydanticCustomError(
-            "payload_not_json", "payload is not encodable as JSON: {error}", {"error": str(exc)}
+            "payload_not_json",
+            "{loc}: not encodable as JSON: {error}",
+            {"loc": loc, "error": str(exc)},
         ) from None
     size = len(encoded)
     if size > MAX_PAYLOAD_BYTES:
         raise PydanticCustomError(
             "payload_too_large",
-            "payload is {size} bytes encoded, over the limit of {limit} bytes",
-            {"size": size, "limit": MAX_PAYLOAD_BYTES},
+            "{loc}: {size} bytes encoded, over the limit of {limit} bytes",
+            {"loc": loc, "size": size, "limit": MAX_PAYLOAD_BYTES},
         )
-    if b"\\u0000" in encoded:
+    if _NUL_ESCAPE in encoded:
         where = find_bad_text(payload)
         if where is not None:
             raise PydanticCustomError(
                 "payload_bad_text",
-                "payload holds a NUL character (U+0000) at {where}; PostgreSQL cannot store it",
-                {"where": where},
+                "{loc}: holds a NUL character (U+0000) at {where}, which PostgreSQL cannot store",
+                {"loc": loc, "where": where},
             )
     return size
+
+
+def check_record(record: LogRecord, loc: str = "record") -> LogRecord:
+    """Apply the batch-level checks to one record: payload size / NUL (raises
+    ``PydanticCustomError``) and ``created_at`` in UTC (a normalized copy is returned)."""
+    check_payload(record.payload, f"{loc}.payload")
+    created_at = record.created_at
+    if created_at.tzinfo is UTC:
+        return record
+    return record.model_copy(update={"created_at": created_at.astimezone(UTC)})
+
+
+def _check_records(records: list[LogRecord]) -> None:
+    seen: set[UUID] = set()
+    for index, record in enumerate(records):
+        fields = record.__dict__
+        payload = fields["payload"]
+        if payload:
+            try:
+                encoded = _dumps(payload)
+            except (TypeError, orjson.JSONEncodeError):
+                encoded = b""
+            if not encoded or len(encoded) > MAX_PAYLOAD_BYTES or _NUL_ESCAPE in encoded:
+                check_payload(payload, f"records.{index}.payload")
+        created_at = fields["created_at"]
+        if created_at.tzinfo is not UTC:
+            fields["created_at"] = created_at.astimezone(UTC)
+        record_id = fields["id"]
+        if record_id in seen:
+            raise PydanticCustomError(
+                "duplicate_record_id",
+                "records.{index}: duplicate record id {id}",
+                {"id": str(record_id), "index": index},
+            )
+        seen.add(record_id)
 
 
 class Producer(BaseModel):
@@ -231,7 +263,9 @@ class Producer(BaseModel):
     host: Annotated[str, Field(max_length=MAX_HOST_LEN, pattern=TEXT_PATTERN), _TEXT_JSON] = Field(
         description="Host name of the producing process."
     )
-    pid: int = Field(ge=0, le=MAX_PID, strict=True, description="Process id of the producing process.")
+    pid: int = Field(
+        ge=0, le=MAX_PID, strict=True, description="Process id of the producing process."
+    )
 
 
 class LogBatch(BaseModel):
@@ -261,25 +295,12 @@ class LogBatch(BaseModel):
         description=f"1 to {MAX_RECORDS_PER_BATCH} records, with distinct ids.",
     )
 
-    @field_validator("sent_at", mode="after")
-    @classmethod
-    def _sent_at_utc(cls, value: datetime) -> datetime:
-        return _as_utc(value)
-
-    @field_validator("records", mode="after")
-    @classmethod
-    def _distinct_ids(cls, value: list[LogRecord]) -> list[LogRecord]:
-        if len({r.id for r in value}) != len(value):
-            seen: set[UUID] = set()
-            for index, record in enumerate(value):
-                if record.id in seen:
-                    raise PydanticCustomError(
-                        "duplicate_record_id",
-                        "duplicate record id {id} at records.{index}",
-                        {"id": str(record.id), "index": index},
-                    )
-                seen.add(record.id)
-        return value
+    @model_validator(mode="after")
+    def _check(self) -> LogBatch:
+        fields = self.__dict__
+        fields["sent_at"] = _as_utc(fields["sent_at"])
+        _check_records(fields["records"])
+        return self
 
 
 __all__ = [
@@ -291,4 +312,5 @@ __all__ = [
     "LogRecord",
     "Producer",
     "check_payload",
+    "check_record",
 ]

@@ -22,10 +22,15 @@ import re
 from collections.abc import Mapping
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any, Final
+from typing import Final
 from uuid import UUID
 
-from execlog_schema.limits import DEPTH_MARKER, MAX_MESSAGE_CHARS, MAX_PAYLOAD_DEPTH, TRUNCATION_MARKER
+from execlog_schema.limits import (
+    DEPTH_MARKER,
+    MAX_MESSAGE_CHARS,
+    MAX_PAYLOAD_DEPTH,
+    TRUNCATION_MARKER,
+)
 
 REPLACEMENT_CHAR: Final = "\ufffd"
 
@@ -73,8 +78,6 @@ def _safe_str(obj: object) -> str:
 
 
 def _clean_key(key: object) -> str:
-    if type(key) is str:
-        return clean_text(key)
     if isinstance(key, enum.Enum):
         return _clean_key(key.value)
     if isinstance(key, str):
@@ -86,10 +89,8 @@ def _clean_key(key: object) -> str:
     return _safe_str(key)
 
 
-def _clean_float(value: float) -> float | str:
-    if math.isfinite(value):
-        return float(value)
-    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+def _clean_float(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
 
 
 def clean_json(obj: object, *, max_depth: int = MAX_PAYLOAD_DEPTH) -> JSONValue:
@@ -98,14 +99,17 @@ def clean_json(obj: object, *, max_depth: int = MAX_PAYLOAD_DEPTH) -> JSONValue:
     Conversions: mappings -> objects (keys turned into clean strings), lists/tuples/sets ->
     arrays, UUID/Decimal -> str, datetime/date/time -> ISO 8601 str, enums -> their value,
     bytes -> UTF-8 text (invalid bytes replaced), dataclasses and pydantic models -> objects,
-    non-finite floats -> "NaN"/"Infinity"/"-Infinity", ints beyond 64 bits -> decimal str,
+    non-finite floats -> null (as orjson encodes them), ints beyond 64 bits -> decimal str,
     anything else -> ``str(obj)``. Values nested deeper than ``max_depth`` become
     ``DEPTH_MARKER``.
     """
-    return _clean(obj, max_depth)
+    try:
+        return _clean(obj, max_depth)
+    except RecursionError:
+        return DEPTH_MARKER
 
 
-def _clean(obj: object, depth: int) -> JSONValue:  # noqa: PLR0911
+def _clean(obj: object, depth: int) -> JSONValue:
     tp = type(obj)
     if tp is str:
         return clean_text(obj)  # type: ignore[arg-type]
@@ -124,7 +128,7 @@ def _clean(obj: object, depth: int) -> JSONValue:  # noqa: PLR0911
     return _clean_other(obj, depth)
 
 
-def _clean_other(obj: object, depth: int) -> JSONValue:  # noqa: PLR0911
+def _clean_other(obj: object, depth: int) -> JSONValue:
     if isinstance(obj, enum.Enum):
         return _clean(obj.value, depth)
     if isinstance(obj, bool):

@@ -85,10 +85,7 @@ class LogBuffer(Generic[T]):
     def append(self, record: T, size: int) -> bool:
         """Queue ``record``; False (nothing queued) when the hard limit is reached."""
         with self.cond:
-            if (
-                len(self._items) >= 2 * self.max_records
-                or self._bytes + size > 2 * self.max_bytes
-            ):
+            if len(self._items) >= 2 * self.max_records or self._bytes + size > 2 * self.max_bytes:
                 return False
             self._items.append(_Item(self._next_seq, record, size, self.clock()))
             self._next_seq += 1

@@ -208,6 +208,7 @@ class DiskSpool:
         self._lock = threading.Lock()
         self._active: _Active | None = None
         self._seq = 0
+        self.on_append: Callable[[int], None] | None = None
 
     def append(self, batch: LogBatch) -> int:
         """Append one batch as a JSON line and fsync; returns the bytes written."""
@@ -230,6 +231,8 @@ class DiskSpool:
             active.size += len(data)
             if active.size >= self.file_max_bytes:
                 self._close_active()
+        if self.on_append is not None:
+            self.on_append(len(data))
         return len(data)
 
     def seal(self) -> None:

@@ -1,0 +1,80 @@
+"""TcpProxy: forwards, cut (reset and blackhole), restore; against a real redis-server."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from execlog_stack.proxy import TcpProxy
+from execlog_stack.redis_server import RedisServer
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture()
+def server(tmp_path: Path) -> Iterator[RedisServer]:
+    with RedisServer(tmp_path / "redis", appendonly=False) as srv:
+        yield srv
+
+
+def _client(proxy: TcpProxy) -> redis.Redis:
+    return redis.Redis(
+        host=proxy.host,
+        port=proxy.port,
+        socket_connect_timeout=0.5,
+        socket_timeout=0.5,
+        retry=Retry(NoBackoff(), 0),
+    )
+
+
+def test_forwards_and_cut_reset_then_restore(server: RedisServer) -> None:
+    with TcpProxy("127.0.0.1", server.port) as proxy:
+        client = _client(proxy)
+        assert client.set("k", "v")
+        assert client.get("k") == b"v"
+        assert proxy.connections == 1
+        proxy.cut("reset")
+        assert proxy.is_cut
+        with pytest.raises(redis.ConnectionError):
+            client.get("k")
+        with pytest.raises(redis.ConnectionError):
+            _client(proxy).ping()
+        proxy.restore()
+        assert client.get("k") == b"v"
+        client.close()
+
+
+def test_blackhole_times_out_then_resumes(server: RedisServer) -> None:
+    with TcpProxy("127.0.0.1", server.port) as proxy:
+        client = _client(proxy)
+        assert client.ping()
+        proxy.cut("blackhole")
+        began = time.monotonic()
+        with pytest.raises(redis.TimeoutError):
+            _client(proxy).ping()
+        assert time.monotonic() - began >= 0.4
+        held = socket.create_connection((proxy.host, proxy.port), timeout=2)
+        held.sendall(b"PING\r\n")
+        proxy.restore()
+        held.settimeout(2)
+        assert held.recv(100) == b"+PONG\r\n"
+        held.close()
+        assert client.ping()
+        client.close()
+
+
+def test_close_drops_connections(server: RedisServer) -> None:
+    proxy = TcpProxy("127.0.0.1", server.port).start()
+    client = _client(proxy)
+    assert client.ping()
+    proxy.close()
+    with pytest.raises(redis.ConnectionError):
+        client.ping()
+    client.close()

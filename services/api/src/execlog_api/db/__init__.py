@@ -1,0 +1,1 @@
+"""The API's own database: executions and their steps (never the logs table)."""

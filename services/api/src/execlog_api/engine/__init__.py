@@ -1,0 +1,1 @@
+"""The execution engine: WorkflowBrain, Runners, RetryService."""

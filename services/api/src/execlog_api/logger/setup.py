@@ -1,0 +1,80 @@
+"""Build an ExecutionLogger (with its transports) from the service Settings."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry
+
+from execlog_api.logger.execution_logger import ExecutionLogger, LoggerConfig
+from execlog_api.logger.metrics import LoggerMetrics
+from execlog_api.logger.transport import (
+    BrokerOptions,
+    CelerySender,
+    DeliveryChain,
+    DiskSpool,
+    HttpFallback,
+)
+from execlog_api.settings import Settings
+
+
+def broker_options(settings: Settings) -> BrokerOptions:
+    """Celery publishing options from the settings."""
+    return BrokerOptions(
+        url=settings.broker_url,
+        key_prefix=settings.broker_key_prefix,
+        connect_timeout=settings.broker_connect_timeout,
+        socket_timeout=settings.broker_socket_timeout,
+        max_retries=settings.broker_publish_max_retries,
+        retry_interval=settings.broker_retry_interval,
+        retry_interval_max=settings.broker_retry_interval_max,
+    )
+
+
+def chain_from_settings(settings: Settings) -> DeliveryChain:
+    """broker -> HTTP fallback (when LOG_HTTP_FALLBACK and LOG_WORKER_URL) -> disk spool."""
+    http = None
+    if settings.log_http_fallback and settings.log_worker_url:
+        http = HttpFallback(
+            settings.log_worker_url,
+            settings.log_api_token.get_secret_value(),
+            timeout=settings.log_http_fallback_timeout,
+        )
+    return DeliveryChain(
+        CelerySender(broker_options(settings)),
+        DiskSpool(
+            settings.log_spool_dir,
+            file_max_bytes=settings.log_spool_file_max_bytes,
+            max_bytes=settings.log_spool_max_bytes,
+        ),
+        http,
+        backoff=settings.broker_down_backoff,
+        backoff_max=settings.broker_down_backoff_max,
+    )
+
+
+def logger_config(settings: Settings) -> LoggerConfig:
+    """Buffer/limit/timing settings of the logger."""
+    return LoggerConfig(
+        buffer_size=settings.log_buffer_size,
+        flush_interval=settings.log_flush_interval,
+        max_records=settings.log_max_buffered_records,
+        max_bytes=settings.log_max_buffered_bytes,
+        replay_interval=settings.log_replay_interval,
+        shutdown_timeout=settings.log_shutdown_timeout,
+        redact_keys=settings.log_redact_keys,
+    )
+
+
+def logger_from_settings(
+    settings: Settings, registry: CollectorRegistry | None = None
+) -> ExecutionLogger:
+    """An ExecutionLogger wired to the broker, log-worker and spool of ``settings``."""
+    from execlog_schema.builder import make_producer
+
+    from execlog_api._version import __version__
+
+    return ExecutionLogger(
+        lambda: chain_from_settings(settings),
+        logger_config(settings),
+        metrics=LoggerMetrics(registry),
+        producer=make_producer(settings.service_name, __version__),
+    )
