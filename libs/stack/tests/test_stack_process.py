@@ -9,8 +9,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-
-from execlog_stack.errors import ProcessFailed
+from execlog_stack.errors import ProcessFailedError
 from execlog_stack.ports import free_port
 from execlog_stack.process import ManagedProcess, ProcessSpec, http_ready, python_env
 
@@ -50,7 +49,11 @@ def _spec(tmp_path: Path, name: str, code: str, *args: str, **kw: object) -> Pro
 def test_http_readiness_and_clean_stop(tmp_path: Path) -> None:
     port = free_port()
     spec = _spec(
-        tmp_path, "http", HTTP_SERVER, str(port), ready=http_ready(f"http://127.0.0.1:{port}/readyz")
+        tmp_path,
+        "http",
+        HTTP_SERVER,
+        str(port),
+        ready=http_ready(f"http://127.0.0.1:{port}/readyz"),
     )
     with ManagedProcess(spec) as proc:
         took = proc.wait_ready(timeout=20)
@@ -88,11 +91,9 @@ def test_kill_hits_the_whole_group(tmp_path: Path) -> None:
 
 
 def test_death_before_ready_raises_with_log_tail(tmp_path: Path) -> None:
-    spec = _spec(
-        tmp_path, "dies", "import sys; print('boom'); sys.exit(3)", ready=lambda: False
-    )
+    spec = _spec(tmp_path, "dies", "import sys; print('boom'); sys.exit(3)", ready=lambda: False)
     proc = ManagedProcess(spec).start()
-    with pytest.raises(ProcessFailed) as info:
+    with pytest.raises(ProcessFailedError) as info:
         proc.wait_ready(timeout=20)
     assert "status 3" in str(info.value)
     assert "boom" in info.value.log_tail

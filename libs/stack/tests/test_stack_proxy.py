@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
-
 from execlog_stack.proxy import TcpProxy
 from execlog_stack.redis_server import RedisServer
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 pytestmark = pytest.mark.timeout(60)
 

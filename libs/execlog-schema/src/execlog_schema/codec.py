@@ -163,11 +163,18 @@ def _decode(raw: object) -> tuple[LogBatch, UUID | None]:
     data: object = raw
     if isinstance(raw, LogBatch):
         data = batch_to_wire(raw)
-    elif isinstance(raw, bytes | bytearray | memoryview | str):
+    elif isinstance(raw, bytes | bytearray | memoryview):
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             raise BatchRejected(f"batch is not valid JSON: {exc}") from None
+    elif isinstance(raw, str):
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise BatchRejected(
+                f"batch must be a JSON object, got string that is not JSON text either ({exc})"
+            ) from None
     if not isinstance(data, dict):
         raise BatchRejected(f"batch must be a JSON object, got {_kind(data)}")
     batch_id = _peek_batch_id(data)
@@ -196,7 +203,8 @@ def _decode(raw: object) -> tuple[LogBatch, UUID | None]:
 
 
 def decode_batch(raw: object) -> LogBatch:
-    """Validate ``raw`` (a dict as delivered by the task, JSON bytes/str, or a ``LogBatch``).
+    """Validate ``raw``: the parsed JSON (a dict, as the task receives it), JSON text
+    (bytes/bytearray/memoryview/str), or a ``LogBatch`` (re-validated from its wire form).
 
     Returns the validated ``LogBatch`` (datetimes in UTC). Raises ``BatchRejected`` for any
     input that breaks the contract and never any other exception.
@@ -212,7 +220,7 @@ def decode_batch(raw: object) -> LogBatch:
         raise
     except Exception as exc:
         raise BatchRejected(
-            f"batch could not be validated: {type(exc).__name__}: {_short(str(exc), 200)}",
+            f"batch could not be validated: {type(exc).__name__}: {str(exc)[:200]}",
             batch_id,
         ) from None
 

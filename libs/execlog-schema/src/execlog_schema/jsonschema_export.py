@@ -35,7 +35,11 @@ def generate_schema(major: int = SCHEMA_MAJOR) -> dict[str, Any]:
     except KeyError:
         raise ValueError(f"schema major {major} is not supported") from None
     body = model.model_json_schema(mode="validation")
-    return {"$schema": SCHEMA_DIALECT, "$id": f"urn:execlog:schema:{schema_filename(major)}", **body}
+    return {
+        "$schema": SCHEMA_DIALECT,
+        "$id": f"urn:execlog:schema:{schema_filename(major)}",
+        **body,
+    }
 
 
 def render(schema: dict[str, Any]) -> str:

@@ -19,7 +19,7 @@ class MissingBinaryError(StackError):
         )
 
 
-class ProcessFailed(StackError):
+class ProcessFailedError(StackError):
     """A managed process exited or never became ready; ``log_tail`` holds its last output."""
 
     def __init__(self, message: str, log_tail: str = "") -> None:

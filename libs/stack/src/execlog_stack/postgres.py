@@ -8,7 +8,6 @@ as the ``postgres`` system user (through runuser), which then owns the data fold
 
 from __future__ import annotations
 
-import asyncio
 import os
 import pwd
 import shutil
@@ -31,7 +30,7 @@ async def postgres_answers_async(url: str, *, timeout: float = 2.0) -> bool:
     """Whether a PostgreSQL server at ``url`` accepts a connection and ``SELECT 1``."""
     try:
         conn = await asyncpg.connect(to_asyncpg_dsn(url), timeout=timeout)
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError, ValueError):
+    except (TimeoutError, OSError, asyncpg.PostgresError, ValueError):
         return False
     try:
         return bool(await conn.fetchval("SELECT 1") == 1)

@@ -22,7 +22,7 @@ from typing import IO, Self
 
 import httpx
 
-from execlog_stack.errors import ProcessFailed
+from execlog_stack.errors import ProcessFailedError
 
 ReadyCheck = Callable[[], bool]
 
@@ -36,8 +36,10 @@ def child_pythonpath(extra: Iterable[str] = ()) -> str:
     return os.pathsep.join(seen)
 
 
-def python_env(overrides: Mapping[str, str], *, base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Environment for a Python child: ``base`` (default os.environ) + PYTHONPATH + ``overrides``."""
+def python_env(
+    overrides: Mapping[str, str], *, base: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Environment of a Python child: ``base`` (default os.environ), PYTHONPATH, ``overrides``."""
     env = dict(os.environ if base is None else base)
     env["PYTHONPATH"] = child_pythonpath()
     env["PYTHONUNBUFFERED"] = "1"
@@ -133,7 +135,7 @@ class ManagedProcess:
         delay = 0.05
         while True:
             if not self.running:
-                raise ProcessFailed(
+                raise ProcessFailedError(
                     f"{self.name} exited with status {self.returncode} before it was ready "
                     f"(log: {self.spec.log_path})",
                     self.log_tail(),
@@ -142,7 +144,7 @@ class ManagedProcess:
                 self.ready_at = time.monotonic()
                 return self.ready_at - (self.started_at or self.ready_at)
             if time.monotonic() >= deadline:
-                raise ProcessFailed(
+                raise ProcessFailedError(
                     f"{self.name} not ready after {limit:.0f}s (log: {self.spec.log_path})",
                     self.log_tail(),
                 )
@@ -290,7 +292,7 @@ def stop_all(processes: Sequence[ManagedProcess], grace: float | None = None) ->
 def run_checked(
     name: str, argv: Sequence[str], env: Mapping[str, str], log_path: Path, timeout: float = 120.0
 ) -> None:
-    """Run a one-shot command (migrations); raise ProcessFailed with its output on failure."""
+    """Run a one-shot command (migrations); raise ProcessFailedError with its output on failure."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         log.write(f"\n=== run {name}: {' '.join(argv)}\n".encode())
@@ -312,4 +314,4 @@ def run_checked(
     if code != 0:
         tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-40:])
         status = "timed out" if code is None else f"exited with status {code}"
-        raise ProcessFailed(f"{name} {status} (log: {log_path})", tail)
+        raise ProcessFailedError(f"{name} {status} (log: {log_path})", tail)

@@ -208,7 +208,9 @@ class TcpProxy:
                 _reset(client)
                 continue
             client.setblocking(True)
-            threading.Thread(target=link.run, name=f"tcp-proxy-link:{self.port}", daemon=True).start()
+            threading.Thread(
+                target=link.run, name=f"tcp-proxy-link:{self.port}", daemon=True
+            ).start()
 
     def __enter__(self) -> Self:
         return self.start()

@@ -15,7 +15,7 @@ from typing import Self
 import redis
 
 from execlog_stack.binaries import find_binary
-from execlog_stack.errors import ProcessFailed
+from execlog_stack.errors import ProcessFailedError
 from execlog_stack.ports import free_port, wait_port
 from execlog_stack.process import ManagedProcess, ProcessSpec
 
@@ -101,7 +101,7 @@ class RedisServer:
         self.process.start()
         try:
             self.process.wait_ready()
-        except ProcessFailed:
+        except ProcessFailedError:
             self.process.kill()
             raise
         return self

@@ -15,6 +15,7 @@ the rest; it always reaps every process, also after a failed start.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import secrets
@@ -26,14 +27,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
+import httpx
 import redis
 from execlog_db.admin import create_database, database_exists, database_url_for, drop_database
 from sqlalchemy.engine import make_url
 
 from execlog_stack import services
-from execlog_stack.errors import ProcessFailed, StackError
+from execlog_stack.errors import ProcessFailedError, StackError
 from execlog_stack.ports import free_port
 from execlog_stack.postgres import PostgresServer, postgres_answers
 from execlog_stack.process import (
@@ -90,8 +92,10 @@ class StackConfig:
     database_prefix: str | None = None
     reuse_databases: bool = False
     drop_databases: bool = True
+    delete_keys: bool = False
     logs_db_via_proxy: bool = False
     api_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    flower_basic_auth: str = field(default_factory=lambda: f"execlog:{secrets.token_urlsafe(12)}")
     spool_dir: Path | None = None
     api_env: dict[str, str] = field(default_factory=dict)
     worker_env: dict[str, str] = field(default_factory=dict)
@@ -175,7 +179,7 @@ class Stack:
             "logs database": self.logs_database_url,
         }
         if self.flower_url:
-            urls["flower"] = self.flower_url
+            urls["flower"] = f"{self.flower_url} (basic auth {self.config.flower_basic_auth})"
         return urls
 
     def start(self) -> Self:
@@ -273,7 +277,7 @@ class Stack:
                 failed.append(job)
         if failed:
             job = failed[0]
-            raise ProcessFailed(
+            raise ProcessFailedError(
                 f"{job.name} exited with status {job.returncode} (log: {job.spec.log_path})",
                 job.log_tail(),
             )
@@ -377,7 +381,12 @@ class Stack:
         return ProcessSpec(
             name="flower",
             argv=services.flower_argv(self.config.host, self.flower_port),
-            env=self._env(services.worker_env(self.infra, self._worker_options())),
+            env=self._env(
+                {
+                    **services.worker_env(self.infra, self._worker_options()),
+                    "FLOWER_BASIC_AUTH": self.config.flower_basic_auth,
+                }
+            ),
             log_path=self.log_dir / "flower.log",
             ready=http_ready(f"{self.flower_url}/healthcheck"),
             ready_timeout=self.config.ready_timeout,
@@ -411,7 +420,9 @@ class Stack:
         for proc in procs:
             proc.wait_ready()
 
-    def start_api(self, env: Mapping[str, str] | None = None, *, wait: bool = True) -> ManagedProcess:
+    def start_api(
+        self, env: Mapping[str, str] | None = None, *, wait: bool = True
+    ) -> ManagedProcess:
         """(Re)start the API process (after a stop or a kill); same port, same spool."""
         if self.api is not None and self.api.running:
             raise StackError("the API is already running")
@@ -437,6 +448,26 @@ class Stack:
             worker.wait_ready()
         return worker
 
+    def api_logger_state(self) -> dict[str, Any]:
+        """The ExecutionLogger snapshot the API reports in /readyz (buffer depth, spool...)."""
+        response = httpx.get(f"{self.api_url}/readyz", timeout=5.0)
+        state: dict[str, Any] = response.json().get("checks", {}).get("logger", {})
+        return state
+
+    def api_metric(self, name: str, **labels: str) -> float:
+        """Sum of the API's Prometheus samples called ``name`` matching ``labels`` (0 if none)."""
+        from prometheus_client.parser import text_string_to_metric_families
+
+        text = httpx.get(f"{self.api_url}/metrics", timeout=5.0).text
+        total = 0.0
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and all(
+                    sample.labels.get(k) == v for k, v in labels.items()
+                ):
+                    total += float(sample.value)
+        return total
+
     def redis_client(self) -> redis.Redis:
         """A client of this stack's Redis (keys are NOT prefixed for you)."""
         return redis.Redis.from_url(self.redis_url, socket_connect_timeout=2, socket_timeout=5)
@@ -454,6 +485,19 @@ class Stack:
         finally:
             client.close()
 
+    def delete_keys(self) -> int:
+        """Delete every Redis key under this stack's prefix (never the whole database)."""
+        if not self.key_prefix:
+            return 0
+        client = self.redis_client()
+        try:
+            keys = list(client.scan_iter(match=f"{self.key_prefix}*", count=500))
+            for start in range(0, len(keys), 500):
+                client.delete(*keys[start : start + 500])
+            return len(keys)
+        finally:
+            client.close()
+
     def wait_queue_drained(self, timeout: float | None = None) -> bool:
         """Poll until :meth:`queue_depth` is 0; False on timeout or when Redis is gone."""
         limit = self.config.drain_timeout if timeout is None else timeout
@@ -468,9 +512,13 @@ class Stack:
                 return False
             time.sleep(0.1)
 
-    def stop(self) -> None:
-        """Stop in order (API, drain, workers, the rest, own servers); reaps everything."""
+    def stop(self, say: Callable[[str], None] | None = None) -> None:
+        """Stop in order (API, drain, workers, the rest, own servers); reaps everything.
+
+        ``say`` gets a short line before each step (the launcher prints them).
+        """
         errors: list[BaseException] = []
+        tell = say or (lambda _line: None)
 
         def attempt(step: Callable[[], object]) -> None:
             try:
@@ -478,25 +526,41 @@ class Stack:
             except Exception as exc:
                 errors.append(exc)
 
+        if self.api is not None and self.api.running:
+            tell("stopping the API (SIGTERM: running executions finish, its log buffer flushes)")
         if self.api is not None:
             attempt(self.api.stop)
         if any(w.running for w in self.workers) and self.redis_url:
+            tell("waiting until the workers drained the logs queue")
             attempt(self.wait_queue_drained)
+        if any(w.running for w in self.workers):
+            tell("stopping the log workers")
         attempt(lambda: stop_all(self.workers))
         others = [p for p in (self.worker_api, self.flower) if p is not None]
         attempt(lambda: stop_all(others))
         if self.db_proxy is not None:
             attempt(self.db_proxy.close)
+        if self.config.delete_keys and self.redis is None and self.redis_url:
+            attempt(self.delete_keys)
         if self.redis is not None:
+            tell("stopping our Redis")
             attempt(self.redis.stop)
-        if self.config.drop_databases and self.database_server_url:
+        if self.config.drop_databases and self.database_server_url and self._created_databases:
+            tell("dropping the databases")
+            server = self.database_server_url
             for name in self._created_databases:
-                attempt(lambda name=name: drop_database(self.database_server_url, name))
+                attempt(functools.partial(drop_database, server, name))
             self._created_databases.clear()
         if self.postgres is not None:
+            tell("stopping our PostgreSQL")
             attempt(self.postgres.stop)
         if errors:
             _log.warning("errors while stopping the stack: %s", "; ".join(map(str, errors)))
+
+    def kill_all(self) -> None:
+        """SIGKILL every service process at once (second Ctrl-C); servers stop normally."""
+        for proc in self.all_processes():
+            proc.kill()
 
     def all_processes(self) -> list[ManagedProcess]:
         """Every service process this stack started (running or not)."""
@@ -513,4 +577,3 @@ class Stack:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-

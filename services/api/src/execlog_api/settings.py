@@ -88,16 +88,18 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
-    max_steps_per_execution: int = Field(default=100, ge=1, le=10_000)
     step_default_max_attempts: int = Field(default=3, ge=1, le=100)
     retry_backoff_base: float = Field(default=0.5, ge=0)
     retry_backoff_max: float = Field(default=30.0, ge=0)
     http_step_max_timeout: float = Field(default=30.0, gt=0)
+    http_step_allowed_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), description="Hosts http steps may call (comma-separated); empty: any host"
+    )
     shutdown_grace: float = Field(
         default=10.0, ge=0, description="seconds running executions get at shutdown before cancel"
     )
 
-    @field_validator("log_redact_keys", mode="before")
+    @field_validator("log_redact_keys", "http_step_allowed_hosts", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):

@@ -9,10 +9,8 @@ from contextlib import contextmanager
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
-from typing import Any
 
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
-import orjson
 from execlog_db.migrations import upgrade_async
 
 from execlog_worker.settings import MIGRATION_LOCK_KEY, Settings
@@ -20,24 +18,17 @@ from execlog_worker.settings import MIGRATION_LOCK_KEY, Settings
 APPLICATION_NAME = "execlog-worker"
 
 
-async def _init_reader(conn: Any) -> None:
-    await conn.set_type_codec(
-        "jsonb", schema="pg_catalog", encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads
-    )
-
-
 async def create_pool(
-    settings: Settings, *, role: str = "writer", json_codec: bool = False
+    settings: Settings, *, role: str = "writer", min_size: int | None = None
 ) -> asyncpg.Pool:
-    """A pool sized by DB_POOL_MIN_SIZE/DB_POOL_MAX_SIZE; ``json_codec`` decodes jsonb to Python."""
+    """A pool sized by DB_POOL_MIN_SIZE/DB_POOL_MAX_SIZE (``min_size=0``: connect lazily)."""
     pool: asyncpg.Pool = await asyncpg.create_pool(
         dsn=settings.asyncpg_dsn,
-        min_size=settings.db_pool_min_size,
+        min_size=settings.db_pool_min_size if min_size is None else min_size,
         max_size=settings.db_pool_max_size,
         timeout=settings.db_connect_timeout,
         command_timeout=settings.db_command_timeout,
         server_settings={"application_name": f"{APPLICATION_NAME}-{role}"},
-        init=_init_reader if json_codec else None,
     )
     return pool
 

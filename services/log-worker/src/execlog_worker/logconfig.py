@@ -21,7 +21,9 @@ def _dumps(obj: Any, **_: Any) -> str:
     return orjson.dumps(obj, default=str).decode()
 
 
-def configure_logging(fmt: LogFormat, level: str | int = "INFO", logfile: str | None = None) -> None:
+def configure_logging(
+    fmt: LogFormat, level: str | int = "INFO", logfile: str | None = None
+) -> None:
     """Route structlog and stdlib logging to one handler (stderr, or ``logfile``)."""
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,

@@ -49,7 +49,7 @@ _PRIORITY_STEPS = (3, 6, 9)
 
 
 class QueueLengthCollector(Collector):
-    """``execlog_queue_length``: messages waiting in the Redis list(s) of a queue (all priorities)."""
+    """``execlog_queue_length``: messages waiting in a queue's Redis list(s), all priorities."""
 
     def __init__(self, redis_url: str, key: str, queue: str, timeout: float = 1.0) -> None:
         self._redis_url = redis_url
@@ -97,7 +97,7 @@ def multiprocess_enabled() -> bool:
 def multiprocess_registry(extra: Collector | None = None) -> CollectorRegistry:
     """A registry summing every process's files (multiprocess mode), plus ``extra``."""
     registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     if extra is not None:
         registry.register(extra)
     return registry
@@ -118,4 +118,4 @@ def render(extra: Collector | None = None) -> bytes:
 def mark_process_dead(pid: int) -> None:
     """Clean the live-gauge files of a dead child (multiprocess mode only)."""
     if multiprocess_enabled():
-        multiprocess.mark_process_dead(pid)
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]

@@ -135,9 +135,11 @@ def parse_age(text: str) -> timedelta:
     if not match:
         raise ValueError(f"bad age {text!r}: use a number and d, h or w (e.g. 30d)")
     amount, unit = int(match[1]), match[2]
-    delta = {"h": timedelta(hours=amount), "d": timedelta(days=amount), "w": timedelta(weeks=amount)}[
-        unit
-    ]
+    delta = {
+        "h": timedelta(hours=amount),
+        "d": timedelta(days=amount),
+        "w": timedelta(weeks=amount),
+    }[unit]
     if delta < timedelta(hours=1):
         raise ValueError("age must be at least 1h")
     return delta

@@ -1,4 +1,4 @@
-"""Settings of the log-worker service: one ``Settings(BaseSettings)`` read from environment variables.
+"""Settings of the log-worker service: one ``Settings(BaseSettings)`` read from env variables.
 
 Every field is read from its upper-cased name (``DATABASE_URL``, ``REDIS_HOST``, ...), no prefix,
 so the variables of the guide (REDIS_HOST/REDIS_PORT/REDIS_DB/REDIS_PASSWORD) work unchanged.

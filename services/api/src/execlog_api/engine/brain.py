@@ -250,6 +250,11 @@ class ExecutionManager:
         self._closing = False
 
     @property
+    def closing(self) -> bool:
+        """Whether shutdown began (new executions are refused)."""
+        return self._closing
+
+    @property
     def active(self) -> int:
         """Executions running now."""
         return len(self._tasks)

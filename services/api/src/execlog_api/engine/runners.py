@@ -101,7 +101,7 @@ class EchoRunner:
 
 
 class HttpRunner:
-    """``http``: one request with httpx; a transport error or unexpected status fails the attempt."""
+    """``http``: one httpx request; a transport error or unexpected status fails the attempt."""
 
     kind = "http"
 
@@ -132,7 +132,12 @@ class HttpRunner:
         ctx.log(
             LogLevel.INFO,
             f"http {spec.method} {url}",
-            payload={"method": spec.method, "url": url, "headers": spec.headers, "timeout": timeout},
+            payload={
+                "method": spec.method,
+                "url": url,
+                "headers": spec.headers,
+                "timeout": timeout,
+            },
         )
         started = time.perf_counter()
         try:

@@ -1,4 +1,4 @@
-"""Step specifications (what a client sends): one model per runner kind, discriminated by ``kind``."""
+"""Step specifications (what a client sends): one model per runner kind, by ``kind``."""
 
 from __future__ import annotations
 
@@ -49,7 +49,9 @@ class HttpStep(StepBase):
     url: HttpUrl
     method: HttpMethod = "GET"
     headers: dict[
-        Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")],
+        Annotated[
+            str, Field(min_length=1, max_length=256, pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+        ],
         Annotated[str, Field(max_length=8192, pattern=r"^[\t\x20-\x7e]*$")],
     ] = Field(default_factory=dict, max_length=50)
     body: Any = Field(default=None, description="JSON body (sent when not null).")
@@ -67,7 +69,10 @@ class FailStep(StepBase):
     kind: Literal["fail"]
     message: str = Field(default="step failed on purpose", max_length=10_000, pattern=TEXT)
     fail_times: int | None = Field(
-        default=None, ge=0, le=100, description="Fail this many attempts then succeed; null: always."
+        default=None,
+        ge=0,
+        le=100,
+        description="Fail this many attempts then succeed; null: always.",
     )
 
 

@@ -7,8 +7,8 @@ resolves when every record appended before the call is done.
 
 Limits: ``max_records``/``max_bytes`` is the soft limit: above it :meth:`over_limit` is true
 and the spill thread moves the oldest records to the disk spool. Twice that is the hard
-limit: :meth:`append` refuses the record (the caller counts it as dropped). The hard limit
-is only reached when the disk spool itself cannot keep up.
+limit: :meth:`append` refuses the record and the caller spools synchronously (back-pressure).
+The hard limit is only reached when a burst outpaces the spill thread.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ class LogBuffer(Generic[T]):
             self._next_seq += 1
             self._bytes += size
             n = len(self._items)
-            if n == self.buffer_size or n > self.max_records or self._bytes > self.max_bytes:
+            if n == 1 or n == self.buffer_size or self.over_limit():
                 self.cond.notify_all()
         return True
 
@@ -118,7 +118,7 @@ class LogBuffer(Generic[T]):
         return max(0.0, self._items[0].enqueued_at + self.flush_interval - t)
 
     def take(self, max_records: int, max_bytes: int | None = None) -> Taken[T] | None:
-        """Remove up to ``max_records`` oldest records (and about ``max_bytes``); caller holds cond."""
+        """Remove up to ``max_records`` oldest records (about ``max_bytes``); caller holds cond."""
         if not self._items or max_records < 1:
             return None
         start = self._items[0].seq

@@ -10,7 +10,10 @@ Threads (both daemon, started by :meth:`ExecutionLogger.start` or the first ``lo
 - ``execlog-spill`` runs only while the buffer is over its soft limit (``max_records`` or
   ``max_bytes``): it moves the oldest records straight to the disk spool so memory stays
   bounded while the broker is slow. If even that cannot keep up and the buffer reaches twice
-  the limit, ``log()`` counts the record in ``execlog_records_dropped{reason="hard_limit"}``.
+  the limit (a burst faster than the disk), ``log()`` itself spools the oldest batch before
+  queueing (back-pressure on the caller, one fsync per batch), so nothing is dropped.
+  Records are dropped (and counted in ``execlog_records_dropped``) only when the spool
+  cannot be written (disk full, LOG_SPOOL_MAX_BYTES reached, I/O error).
 """
 
 from __future__ import annotations
@@ -101,7 +104,7 @@ class ExecutionLogger:
         self._closed = False
         self._started = False
         self._state = self._new_state()
-        self._dropped_warned_at = 0.0
+        self._warned_at = 0.0
         ref = weakref.ref(self)
 
         def after_fork_in_child() -> None:
@@ -159,6 +162,7 @@ class ExecutionLogger:
             state = self._state
             state.chain = self._chain_factory()
             state.chain.spool.on_append = self.metrics.spooled_bytes.inc
+            state.chain.on_failure = self._send_failed
             state.replay_pending = state.chain.spool.has_pending()
             state.next_replay = self._clock()
             state.sender = threading.Thread(
@@ -214,15 +218,29 @@ class ExecutionLogger:
         if not self._started:
             self.start()
         size = _RECORD_OVERHEAD + len(record.message) + len(orjson.dumps(record.payload))
-        if self._state.buffer.append(record, size):
-            self.metrics.records_logged.inc()
-            self.metrics.buffer_depth.set(self._state.buffer.depth)
-            return
-        self.metrics.records_dropped.labels(reason="hard_limit").inc()
+        self.metrics.records_logged.inc()
+        buffer = self._state.buffer
+        if not buffer.append(record, size):
+            self._backpressure(record, size)
+        self.metrics.buffer_depth.set(buffer.depth)
+
+    def _backpressure(self, record: LogRecord, size: int) -> None:
+        """Hard limit reached: spool the oldest batch on the caller's thread, then queue."""
+        buffer = self._state.buffer
+        with buffer.cond:
+            taken = buffer.take(self.config.max_batch_records, self.config.max_batch_bytes)
+        if taken is not None:
+            try:
+                self._spool_now(taken.records, reason="backpressure")
+                self._state.replay_pending = True
+            finally:
+                buffer.done(taken)
+        if not buffer.append(record, size):
+            self._spool_now([record], reason="backpressure")
         now = self._clock()
-        if now - self._dropped_warned_at > 5.0:
-            self._dropped_warned_at = now
-            _log.error("execlog_buffer_hard_limit", depth=self._state.buffer.depth)
+        if now - self._warned_at > 5.0:
+            self._warned_at = now
+            _log.warning("execlog_buffer_backpressure", depth=buffer.depth)
 
     def debug(self, execution_id: uuid.UUID | str, message: str, **kw: Any) -> ExecutionLog:
         """``log(execution_id, DEBUG, message, ...)``."""
@@ -299,6 +317,10 @@ class ExecutionLogger:
             "spool_pending_bytes": self.metrics.value("execlog_spool_pending_bytes"),
             "records_dropped": self.metrics.dropped_total(),
         }
+
+    def _send_failed(self, transport: str, error: str) -> None:
+        self.metrics.send_failures.labels(transport=transport).inc()
+        _log.warning("execlog_send_failed", transport=transport, error=error)
 
     def _sender_main(self) -> None:
         state = self._state
@@ -440,6 +462,8 @@ class ExecutionLogger:
             chain.spool.on_append = self.metrics.spooled_bytes.inc
         try:
             chain.spool.append(new_batch(batch_records, self.producer))
+            if self._closed:
+                chain.spool.seal()
         except SpoolError as exc:
             self.metrics.records_dropped.labels(reason="spool_failed").inc(len(batch_records))
             _log.error("execlog_records_dropped", records=len(batch_records), error=str(exc))

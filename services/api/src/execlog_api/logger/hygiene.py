@@ -3,7 +3,7 @@
 Conversion rules (predictable, documented in the logger's README section of docs/):
 
 - ``dict`` keys become ``str`` (``str(key)``; enum keys use their value).
-- ``datetime``/``date``/``time`` -> ISO 8601 text (``isoformat()``), ``timedelta`` -> seconds (float).
+- ``datetime``/``date``/``time`` -> ISO 8601 text (``isoformat()``); ``timedelta`` -> seconds.
 - ``Decimal`` -> its exact text (``"1.10"``), ``UUID`` -> canonical text, ``Enum`` -> its value.
 - ``bytes``/``bytearray``/``memoryview`` -> the text when valid UTF-8, else ``"base64:<b64>"``.
 - ``float`` NaN/Infinity -> ``"NaN"``/``"Infinity"``/``"-Infinity"`` (JSON has no such numbers).
@@ -131,7 +131,8 @@ class Redactor:
             return [self._convert(v, depth + 1, seen) for v in sorted(value, key=repr)]
         if isinstance(value, list | tuple):
             return [self._convert(v, depth + 1, seen) for v in value]
-        assert dataclasses.is_dataclass(value) and not isinstance(value, type)
+        if not dataclasses.is_dataclass(value) or isinstance(value, type):
+            return _fallback(value)
         fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
         return self._container(fields, depth, seen)
 

@@ -40,7 +40,7 @@ class LoggerMetrics:
         )
         self.spooled_records = Counter(
             "execlog_spooled_records",
-            "Records written to the disk spool, by reason (send_failed, overflow, closed)",
+            "Records written to the disk spool, by reason (send_failed, overflow, backpressure, closed)",
             ["reason"],
             registry=r,
         )
@@ -57,7 +57,7 @@ class LoggerMetrics:
         )
         self.records_dropped = Counter(
             "execlog_records_dropped",
-            "Records lost, by reason (spool_failed, hard_limit); stays 0 when healthy",
+            "Records lost (reason spool_failed: disk spool unwritable or full); stays 0",
             ["reason"],
             registry=r,
         )

@@ -14,6 +14,7 @@ decode (torn by a crash mid-append) is moved to ``rejected/`` and counted.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import threading
@@ -137,10 +138,8 @@ class CelerySender:
 
     def close(self) -> None:
         """Close the producer pool and broker connections."""
-        try:
+        with contextlib.suppress(Exception):
             self.app.close()
-        except Exception:  # closing a connection to a dead broker may itself fail
-            pass
 
 
 class HttpFallback:
@@ -451,7 +450,7 @@ class DeliveryChain:
         self.spool = spool
         self.broker_breaker = Breaker(backoff, backoff_max, clock)
         self.http_breaker = Breaker(backoff, backoff_max, clock)
-        self._on_failure = on_failure
+        self.on_failure = on_failure
 
     def send_network(self, batch: LogBatch) -> Route:
         """Broker, else HTTP fallback; raises DeliveryError when neither acknowledges."""
@@ -501,5 +500,5 @@ class DeliveryChain:
         self.spool.close()
 
     def _failed(self, transport: str, error: str) -> None:
-        if self._on_failure is not None:
-            self._on_failure(transport, error)
+        if self.on_failure is not None:
+            self.on_failure(transport, error)

@@ -1,0 +1,301 @@
+"""``create_app()``: the FastAPI application, its lifespan, middleware and error handlers."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import Any, cast
+
+import httpx
+import structlog
+from execlog_db.engine import create_engine
+from execlog_schema.sanitize import clean_json
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from execlog_api._version import __version__
+from execlog_api.deps import Services
+from execlog_api.engine.brain import BackoffSettings, ExecutionManager, WorkflowBrain
+from execlog_api.engine.runners import HttpRunner, default_runners
+from execlog_api.logger.execution_logger import ExecutionLogger
+from execlog_api.logger.setup import logger_from_settings
+from execlog_api.logger.singleton import set_execution_logger
+from execlog_api.logging_config import configure_logging
+from execlog_api.routers import executions, health, logs
+from execlog_api.settings import Settings, get_settings
+
+_log = structlog.get_logger("execlog_api.app")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+DESCRIPTION = """
+Workflow executions and their logs.
+
+* `POST /api/v1/executions` starts an execution (202, id at once) that runs its steps in the
+  background; `GET /api/v1/executions/{id}` shows progress.
+* Every runner, retry and engine event is logged through the ExecutionLogger, which ships
+  batches to the log-worker through Celery (queue `logs`), with an HTTP fallback and a disk
+  spool, never blocking a request.
+* Logs are read through `GET /api/v1/executions/{id}/logs` (filters, keyset cursor) and
+  `/logs/stream` (server-sent events), both proxied to the log-worker.
+"""
+
+
+class _RegistryBridge(Collector):
+    """Exposes another registry's metrics (an injected logger's) through the app's registry."""
+
+    def __init__(self, source: CollectorRegistry) -> None:
+        self.source = source
+
+    def collect(self) -> Iterable[Metric]:
+        """Everything the source registry has now."""
+        return list(self.source.collect())
+
+
+class HttpMetrics:
+    """Request counters/latency and running executions, in the app's registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "execlog_api_http_requests",
+            "HTTP requests by method, route template and status",
+            ["method", "route", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "execlog_api_http_request_seconds",
+            "HTTP request latency by method and route template",
+            ["method", "route"],
+            registry=registry,
+        )
+        self.executions_running = Gauge(
+            "execlog_api_executions_running",
+            "Executions running in this process",
+            registry=registry,
+        )
+
+
+class RequestContextMiddleware:
+    """Binds ``request_id`` (X-Request-ID or a new one) for structlog; echoes and counts."""
+
+    def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = ""
+        for name, value in scope.get("headers", []):
+            if name == b"x-request-id":
+                candidate = value.decode("latin-1")
+                if _REQUEST_ID.match(candidate):
+                    request_id = candidate
+                break
+        request_id = request_id or uuid.uuid4().hex
+        status_code = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status_code
+            if message["type"] == "http.response.start":
+                status_code = message["status"]
+                MutableHeaders(scope=message).append("x-request-id", request_id)
+            await send(message)
+
+        started = time.perf_counter()
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                elapsed = time.perf_counter() - started
+                route = scope.get("route")
+                template = getattr(route, "path", None) or "unmatched"
+                method = scope.get("method", "")
+                self.metrics.requests.labels(method, template, str(status_code)).inc()
+                self.metrics.latency.labels(method, template).observe(elapsed)
+                _log.debug(
+                    "request",
+                    method=method,
+                    route=template,
+                    status=status_code,
+                    ms=round(elapsed * 1000, 3),
+                )
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    errors = []
+    for error in exc.errors():
+        item: dict[str, Any] = {
+            "loc": [str(p) if not isinstance(p, int) else p for p in error.get("loc", ())],
+            "msg": str(error.get("msg", "")),
+            "type": str(error.get("type", "")),
+        }
+        ctx = error.get("ctx")
+        if ctx:
+            item["ctx"] = clean_json({k: str(v) for k, v in ctx.items()})
+        errors.append(cast(dict[str, Any], clean_json(item)))
+    return errors
+
+
+def _summary(errors: list[dict[str, Any]]) -> str:
+    parts = []
+    for error in errors[:3]:
+        loc = ".".join(str(p) for p in error["loc"])
+        parts.append(f"{loc}: {error['msg']}")
+    more = len(errors) - 3
+    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """422 with a clear message for bad input; 503 for an unreachable database; never a raw 500."""
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = _validation_errors(exc)
+        return JSONResponse(
+            {"detail": errors, "message": f"invalid request: {_summary(errors)}"},
+            status_code=422,
+        )
+
+    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        _log.warning("database_unavailable", error=f"{type(exc).__name__}: {exc}")
+        return JSONResponse(
+            {"detail": f"database unavailable ({type(exc).__name__}); try again later"},
+            status_code=503,
+        )
+
+    for error_type in (
+        sa_exc.OperationalError,
+        sa_exc.InterfaceError,
+        sa_exc.TimeoutError,
+        sa_exc.DisconnectionError,
+        ConnectionError,
+        TimeoutError,
+    ):
+        app.add_exception_handler(error_type, database_unavailable)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        _log.exception("unhandled_error")
+        return JSONResponse(
+            {"detail": f"internal error ({type(exc).__name__}); see the service log"},
+            status_code=500,
+        )
+
+
+def _build_services(
+    app: FastAPI, settings: Settings, logger: ExecutionLogger | None, registry: CollectorRegistry
+) -> tuple[Services, bool]:
+    owns_logger = logger is None
+    if logger is None:
+        logger = logger_from_settings(settings, registry)
+    elif logger.metrics.registry is not registry:
+        registry.register(_RegistryBridge(logger.metrics.registry))
+    engine = create_engine(settings.database_url, **settings.db_pool.model_dump())
+    sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+    http = httpx.AsyncClient(follow_redirects=False, timeout=settings.http_step_max_timeout)
+    runners = default_runners(
+        http,
+        http_max_timeout=settings.http_step_max_timeout,
+        allowed_hosts=frozenset(h.lower() for h in settings.http_step_allowed_hosts),
+    )
+    http_runner = runners["http"]
+    assert isinstance(http_runner, HttpRunner)
+    brain = WorkflowBrain(
+        sessionmaker,
+        logger,
+        runners,
+        backoff=BackoffSettings(
+            base=settings.retry_backoff_base, maximum=settings.retry_backoff_max
+        ),
+    )
+    headers = {}
+    token = settings.log_api_token.get_secret_value()
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    worker = httpx.AsyncClient(
+        base_url=settings.log_worker_url or "http://log-worker.invalid",
+        headers=headers,
+        timeout=httpx.Timeout(
+            settings.log_worker_timeout, connect=min(2.0, settings.log_worker_timeout)
+        ),
+    )
+    services = Services(
+        settings=settings,
+        logger=logger,
+        engine=engine,
+        sessionmaker=sessionmaker,
+        manager=ExecutionManager(brain),
+        http_runner=http_runner,
+        worker=worker,
+        http=http,
+        registry=registry,
+    )
+    return services, owns_logger
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    execution_logger: ExecutionLogger | None = None,
+    configure_logs: bool = True,
+) -> FastAPI:
+    """The API app. ``execution_logger`` injects a logger (else one is built from settings and
+    closed at shutdown, after running executions finished or were cancelled)."""
+    settings = settings or get_settings()
+    registry = CollectorRegistry()
+    http_metrics = HttpMetrics(registry)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if configure_logs:
+            configure_logging(settings.log_format, settings.log_level)
+        services, owns_logger = _build_services(app, settings, execution_logger, registry)
+        http_metrics.executions_running.set_function(lambda: services.manager.active)
+        services.logger.start()
+        set_execution_logger(services.logger)
+        app.state.services = services
+        _log.info(
+            "api_started",
+            version=__version__,
+            database=settings.redacted_database_url(),
+            log_worker=settings.log_worker_url,
+            spool=str(settings.log_spool_dir),
+        )
+        try:
+            yield
+        finally:
+            await services.manager.shutdown(settings.shutdown_grace)
+            if owns_logger:
+                await services.logger.aclose()
+                set_execution_logger(None)
+            else:
+                await services.logger.flush(timeout=settings.log_shutdown_timeout)
+            await services.worker.aclose()
+            await services.http.aclose()
+            await services.engine.dispose()
+            _log.info("api_stopped")
+
+    app = FastAPI(
+        title="execlog API",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.add_middleware(RequestContextMiddleware, metrics=http_metrics)
+    install_error_handlers(app)
+    app.include_router(executions.router)
+    app.include_router(logs.router)
+    app.include_router(health.router)
+    return app

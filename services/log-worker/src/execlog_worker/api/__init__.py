@@ -1,0 +1,1 @@
+"""HTTP API of the log-worker: read (filters, keyset pages, live tail), synchronous ingest."""

@@ -1,0 +1,82 @@
+"""FastAPI application factory of the log-worker API (``execlog-worker api``)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg  # type: ignore[import-untyped,unused-ignore]
+import redis.asyncio as aioredis
+from execlog_schema.wire import QUEUE_NAME
+from fastapi import FastAPI, Request, Response
+
+from execlog_worker._version import __version__
+from execlog_worker.api.deps import Resources
+from execlog_worker.api.responses import json_response
+from execlog_worker.api.routers import batches, health, logs
+from execlog_worker.db import create_pool
+from execlog_worker.errors import describe
+from execlog_worker.logconfig import get_logger
+from execlog_worker.metrics import QueueLengthCollector
+from execlog_worker.settings import Settings, get_settings
+from execlog_worker.writer import LogWriter
+
+log = get_logger(__name__)
+
+_UNAVAILABLE: tuple[type[Exception], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    log.warning("database error", path=request.url.path, error=describe(exc))
+    return json_response(
+        {"detail": f"database unavailable, retry later ({type(exc).__name__})"},
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API app; the lifespan opens a lazy pool (min 0) so it starts even if the DB is down."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = await create_pool(settings, role="api", min_size=0)
+        broker = aioredis.Redis.from_url(
+            settings.broker_url, socket_timeout=2.0, socket_connect_timeout=2.0
+        )
+        app.state.resources = Resources(
+            settings=settings,
+            pool=pool,
+            writer=LogWriter(pool, settings.write_method),
+            redis=broker,
+            queue=QueueLengthCollector(settings.broker_url, settings.queue_key, QUEUE_NAME),
+        )
+        log.info("api started", version=__version__, database=settings.database_url_redacted)
+        try:
+            yield
+        finally:
+            try:
+                await asyncio.wait_for(pool.close(), timeout=10.0)
+            except TimeoutError:
+                pool.terminate()
+            await broker.aclose()
+
+    app = FastAPI(
+        title="execlog log-worker API",
+        version=__version__,
+        lifespan=lifespan,
+        description="Read execution logs (filters, keyset pages, live tail) and ingest batches.",
+    )
+    app.include_router(health.router)
+    app.include_router(logs.router)
+    app.include_router(batches.router)
+    for exc_type in _UNAVAILABLE:
+        app.add_exception_handler(exc_type, _database_unavailable)
+    return app

@@ -1,0 +1,137 @@
+"""The Celery application of the log-worker, configured from Settings.
+
+``celery -A execlog_worker.celery_app worker`` works, but ``execlog-worker worker`` (same
+app) is the supported entry point. Pool: prefork; each child gets its own event loop and
+asyncpg pool after fork (see ``execlog_worker.runtime``). No celery-pool-asyncio.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from celery import Celery, signals
+from execlog_schema.wire import QUEUE_NAME, TASK_NAME, register_kombu_json
+
+from execlog_worker.logconfig import configure_logging, get_logger
+from execlog_worker.metrics import mark_process_dead
+from execlog_worker.runtime import init_runtime, shutdown_runtime
+from execlog_worker.settings import Settings, get_settings
+from execlog_worker.tasks import register_tasks
+
+log = get_logger(__name__)
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """Every Celery setting of the worker, with the reason for each non-obvious one."""
+    transport: dict[str, Any] = {
+        # acks_late + Redis: an unacked message comes back only after this many seconds, so
+        # it must outlast the hard time limit plus the longest retry countdown (validated).
+        "visibility_timeout": settings.broker_visibility_timeout,
+        "socket_connect_timeout": settings.broker_connect_timeout,
+        "socket_timeout": settings.broker_socket_timeout,
+        # Detects half-open connections (NAT, failover) before a blocking read hangs.
+        "health_check_interval": 25,
+        "retry_on_timeout": True,
+    }
+    if settings.broker_key_prefix:
+        # Every Redis key (queues, unacked hash, bindings) under one prefix: isolation.
+        transport["global_keyprefix"] = settings.broker_key_prefix
+    conf: dict[str, Any] = {
+        "broker_url": settings.broker_url,
+        "broker_transport_options": transport,
+        # Keep trying a broker that is down (one log line per attempt), at start and later.
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_max_retries": None,
+        "broker_channel_error_retry": True,
+        # JSON only on the wire: never pickle (a message must not be able to run code).
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "result_serializer": "json",
+        "result_accept_content": ["json"],
+        "timezone": "UTC",
+        "enable_utc": True,
+        # Ack after the write committed, so a crash mid-task redelivers instead of losing.
+        "task_acks_late": True,
+        # A child killed mid-task (OOM, SIGKILL) requeues its message instead of dropping it.
+        "task_reject_on_worker_lost": True,
+        # A hard time limit kill requeues too (the write is idempotent); the default acks.
+        "task_acks_on_timeout": False,
+        "task_routes": {TASK_NAME: {"queue": QUEUE_NAME}},
+        "task_default_queue": QUEUE_NAME,
+        # One message reserved per child: a slow write does not hold others hostage and
+        # a crash redelivers at most one batch per child.
+        "worker_prefetch_multiplier": settings.worker_prefetch_multiplier,
+        # Recycle children to bound slow leaks (guide: 1000 tasks).
+        "worker_max_tasks_per_child": settings.worker_max_tasks_per_child,
+        "worker_max_memory_per_child": settings.worker_max_memory_per_child,
+        "task_time_limit": settings.task_time_limit,
+        "task_soft_time_limit": settings.task_soft_time_limit,
+        # Fire-and-forget: no result writes unless a backend is configured.
+        "result_backend": settings.result_backend,
+        "task_ignore_result": settings.result_backend is None,
+        "task_store_errors_even_if_ignored": False,
+        # On broker connection loss, stop running tasks: their messages are redelivered
+        # anyway (unacked), so finishing them would only duplicate work.
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "worker_send_task_events": settings.worker_send_task_events,
+        # We configure logging ourselves (structlog), Celery must not replace it.
+        "worker_hijack_root_logger": False,
+        "worker_redirect_stdouts": False,
+    }
+    if settings.worker_concurrency:
+        conf["worker_concurrency"] = settings.worker_concurrency
+    return conf
+
+
+_signal_settings: Settings | None = None
+
+
+def _settings() -> Settings:
+    return _signal_settings or get_settings()
+
+
+def _setup_logging(loglevel: Any = None, logfile: str | None = None, **_: Any) -> None:
+    s = _settings()
+    configure_logging(s.log_format, loglevel or s.log_level, logfile or s.worker_logfile)
+
+
+def _child_init(**_: Any) -> None:
+    init_runtime(_settings())
+
+
+def _child_shutdown(**_: Any) -> None:
+    try:
+        shutdown_runtime()
+    finally:
+        mark_process_dead(os.getpid())
+
+
+signals.setup_logging.connect(_setup_logging)
+signals.worker_process_init.connect(_child_init)
+signals.worker_process_shutdown.connect(_child_shutdown)
+
+
+def create_app(settings: Settings | None = None) -> Celery:
+    """A Celery app for ``settings`` (environment by default) with the task registered."""
+    global _signal_settings
+    settings = settings or get_settings()
+    _signal_settings = settings
+    register_kombu_json()
+    app = Celery("execlog_worker", set_as_current=True)
+    app.conf.update(celery_config(settings))
+    register_tasks(app, settings)
+    return app
+
+
+_default_app: Celery | None = None
+
+
+def __getattr__(name: str) -> Celery:
+    """``app`` (for ``celery -A execlog_worker.celery_app``), made on first access."""
+    global _default_app
+    if name == "app":
+        if _default_app is None:
+            _default_app = create_app()
+        return _default_app
+    raise AttributeError(name)

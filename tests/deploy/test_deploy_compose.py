@@ -1,0 +1,492 @@
+"""deploy/compose: docker-compose.yml, the Dockerfiles and the database init script.
+
+The compose file is parsed (anchors and merges resolved, ${VAR:-default} interpolated) and
+checked against the code: every env var is a setting of the service whose image runs it and every
+value parses; every command and healthcheck command is a real CLI command with real options; the
+ports are the services' ports; depends_on and healthchecks reference real services and the right
+conditions (one-shot migrations: service_completed_successfully). The Dockerfiles build from the
+PEX files Pants writes. The init script runs for real against the local PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+import yaml
+from pydantic import AliasChoices, BaseModel
+from pydantic_settings import BaseSettings
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE_DIR = REPO / "deploy" / "compose"
+COMPOSE_FILE = COMPOSE_DIR / "docker-compose.yml"
+ENV_EXAMPLE = COMPOSE_DIR / ".env.example"
+INIT_SCRIPT = COMPOSE_DIR / "initdb" / "10-create-databases.sh"
+
+IMAGES = {
+    "execlog-api": {
+        "settings": "execlog_api.settings",
+        "cli": "execlog_api.cli",
+        "dockerfile": "deploy/compose/api.Dockerfile",
+        "pex": "dist/services.api/execlog-api.pex",
+        "build_file": "services/api/BUILD",
+    },
+    "execlog-worker": {
+        "settings": "execlog_worker.settings",
+        "cli": "execlog_worker.cli",
+        "dockerfile": "deploy/compose/log-worker.Dockerfile",
+        "pex": "dist/services.log-worker/execlog-worker.pex",
+        "build_file": "services/log-worker/BUILD",
+    },
+}
+RUNTIME_ENV = frozenset({"PEX_ROOT", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "TZ"})
+GUIDE_PORTS = {
+    "api": 8000,
+    "postgres": 5432,
+    "redis": 6379,
+    "log-worker-api": 8001,
+    "flower": 5555,
+}
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+_VAR = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
+
+
+def interpolate(value: str, env: Mapping[str, str]) -> str:
+    """Compose-style ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error} interpolation."""
+
+    def repl(match: re.Match[str]) -> str:
+        name, op, arg = match.group("name"), match.group("op"), match.group("arg") or ""
+        current = env.get(name)
+        if op in (":-", "-"):
+            empty = current is None or (op == ":-" and current == "")
+            return arg if empty else str(current)
+        if op in (":?", "?"):
+            if current is None or (op == ":?" and current == ""):
+                raise AssertionError(f"${{{name}}} is required: {arg}")
+            return current
+        return current or ""
+
+    assert "$$" not in value, "no escaped dollars expected"
+    return _VAR.sub(repl, value)
+
+
+def deep_interpolate(obj: Any, env: Mapping[str, str]) -> Any:
+    if isinstance(obj, str):
+        return interpolate(obj, env)
+    if isinstance(obj, list):
+        return [deep_interpolate(i, env) for i in obj]
+    if isinstance(obj, dict):
+        return {k: deep_interpolate(v, env) for k, v in obj.items()}
+    return obj
+
+
+def load_compose(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    with COMPOSE_FILE.open(encoding="utf-8") as handle:
+        raw = yaml.safe_load(handle)
+    assert isinstance(raw, dict)
+    result = deep_interpolate(raw, env or {})
+    assert isinstance(result, dict)
+    return result
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        assert sep, f"{path.name}: not KEY=value: {line!r}"
+        values[key.strip()] = value.strip().strip('"')
+    return values
+
+
+COMPOSE = load_compose()
+SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
+
+
+def image_of(service: dict[str, Any]) -> str | None:
+    name = str(service.get("image", "")).rsplit("/", 1)[-1].partition(":")[0]
+    return name if name in IMAGES else None
+
+
+def own_services() -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for name, service in SERVICES.items():
+        image = image_of(service)
+        if image is not None:
+            yield name, image, service
+
+
+def settings_class(image: str) -> type[BaseSettings]:
+    cls = importlib.import_module(IMAGES[image]["settings"]).Settings
+    assert issubclass(cls, BaseSettings)
+    return cls
+
+
+def env_names(cls: type[BaseSettings]) -> set[str]:
+    """Every environment variable name ``cls`` reads (upper-cased), nested fields included."""
+    config = cls.model_config
+    prefix = str(config.get("env_prefix") or "")
+    delimiter = config.get("env_nested_delimiter")
+    names: set[str] = set()
+    for name, field in cls.model_fields.items():
+        alias = field.validation_alias
+        if isinstance(alias, str):
+            bases = [alias]
+        elif isinstance(alias, AliasChoices):
+            bases = [c for c in alias.choices if isinstance(c, str)]
+        elif field.alias:
+            bases = [field.alias]
+        else:
+            bases = [prefix + name]
+        names.update(b.upper() for b in bases)
+        annotation = field.annotation
+        if delimiter and isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            for base in bases:
+                names.update(f"{base}{delimiter}{sub}".upper() for sub in annotation.model_fields)
+    return names
+
+
+def load_settings(
+    image: str, env: Mapping[str, str], monkeypatch: pytest.MonkeyPatch
+) -> BaseSettings:
+    cls = settings_class(image)
+    for name in env_names(cls):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return cls()
+
+
+def cli_group(image: str) -> click.Group:
+    module = importlib.import_module(IMAGES[image]["cli"])
+    main = getattr(module, "main", None)
+    if isinstance(main, click.Group):
+        return main
+    groups = [v for v in vars(module).values() if isinstance(v, click.Group)]
+    assert len(groups) == 1, f"{module.__name__}: cannot find its click group"
+    return groups[0]
+
+
+def parse_cli(image: str, argv: list[str]) -> click.Context:
+    """Parse ``argv`` like the service's CLI would (options and types), without running it."""
+    group = cli_group(image)
+    ctx = group.make_context(image, list(argv))
+    rest = [*getattr(ctx, "_protected_args", []), *ctx.args]
+    if not rest:
+        rest = [*getattr(ctx, "protected_args", [])]
+    assert rest, f"{image} {argv}: no subcommand"
+    name, cmd, args = group.resolve_command(ctx, rest)
+    assert cmd is not None and name is not None, f"{image}: unknown command {rest[0]!r}"
+    return cmd.make_context(name, list(args), parent=ctx)
+
+
+def environment(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment", {})
+    assert isinstance(env, dict), "use the mapping form of environment"
+    return {k: str(v) for k, v in env.items()}
+
+
+def http_probe(test: list[str]) -> tuple[int, str]:
+    """(port, path) of a ``python3.11 -c "urllib.request.urlopen('http://127.0.0.1:P/x')"`` probe."""
+    assert test[:3] == ["CMD", "python3.11", "-c"], test
+    match = re.search(r"http://127\.0\.0\.1:(\d+)(/[a-z]+)", test[3])
+    assert match, test
+    compile(test[3], "<healthcheck>", "exec")
+    return int(match.group(1)), match.group(2)
+
+
+def dockerfile(image: str) -> str:
+    return (REPO / IMAGES[image]["dockerfile"]).read_text(encoding="utf-8")
+
+
+# --- tests -------------------------------------------------------------------------------------
+
+
+def test_compose_has_the_guides_services_and_ports() -> None:
+    assert COMPOSE["name"] == "execlog"
+    for name, port in GUIDE_PORTS.items():
+        published = [str(p) for p in SERVICES[name].get("ports", [])]
+        assert published == [f"{port}:{port}"], name
+    assert {"api-migrate", "log-worker-migrate", "log-worker"} <= set(SERVICES)
+
+
+def test_every_variable_the_compose_file_reads_is_in_env_example() -> None:
+    used = set(_VAR.findall(COMPOSE_FILE.read_text(encoding="utf-8")))
+    names = {m[0] for m in used}
+    example = read_env_file(ENV_EXAMPLE)
+    assert names <= set(example), f"missing in .env.example: {sorted(names - set(example))}"
+    assert set(example) <= names, f"unused in .env.example: {sorted(set(example) - names)}"
+
+
+def test_depends_on_references_real_services_with_valid_conditions() -> None:
+    for name, service in SERVICES.items():
+        deps = service.get("depends_on", {})
+        assert isinstance(deps, dict), f"{name}: use the long form of depends_on"
+        for dep, spec in deps.items():
+            assert dep in SERVICES and dep != name, f"{name} depends on unknown {dep}"
+            condition = spec["condition"]
+            target = SERVICES[dep]
+            if condition == "service_healthy":
+                assert "healthcheck" in target, f"{name} waits for {dep}, which has no healthcheck"
+            elif condition == "service_completed_successfully":
+                assert target.get("restart") == "no", f"{dep} is not a one-shot service"
+            else:
+                assert condition == "service_started", condition
+            assert "profiles" not in target or "profiles" in service, f"{name} -> {dep}"
+
+    def visit(node: str, path: tuple[str, ...]) -> None:
+        assert node not in path, f"dependency cycle {' -> '.join((*path, node))}"
+        for dep in SERVICES[node].get("depends_on", {}):
+            visit(dep, (*path, node))
+
+    for name in SERVICES:
+        visit(name, ())
+
+
+def test_migrations_are_one_shot_and_gate_their_services() -> None:
+    migrations = {
+        image: name
+        for name, image, service in own_services()
+        if service.get("command") == ["migrate"]
+    }
+    assert set(migrations) == set(IMAGES)
+    for name in migrations.values():
+        assert SERVICES[name]["restart"] == "no"
+        assert SERVICES[name]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    for name, image, service in own_services():
+        if service.get("command") in (["migrate"], ["flower"]):
+            continue
+        deps = service["depends_on"]
+        assert deps[migrations[image]] == {"condition": "service_completed_successfully"}, name
+
+
+def test_every_long_running_service_has_a_healthcheck_and_a_restart_policy() -> None:
+    for name, service in SERVICES.items():
+        if service.get("restart") == "no":
+            continue
+        assert service.get("restart") == "unless-stopped", name
+        check = service["healthcheck"]
+        assert check["test"][0] in ("CMD", "CMD-SHELL"), name
+        for key in ("interval", "timeout"):
+            assert re.fullmatch(r"\d+s", check[key]), f"{name}: {key}"
+
+
+def test_every_command_and_healthcheck_is_a_real_cli_command() -> None:
+    seen: set[str] = set()
+    for name, image, service in own_services():
+        ctx = parse_cli(image, list(service["command"]))
+        assert ctx.command.name is not None
+        seen.add(f"{image} {ctx.command.name}")
+        test = service.get("healthcheck", {}).get("test", [])
+        if test[1:2] == ["python3.11"] and test[2].startswith("/app/"):
+            assert test[2] == "/app/" + IMAGES[image]["pex"].rsplit("/", 1)[-1], name
+            parse_cli(image, test[3:])
+    assert seen >= {
+        "execlog-api serve",
+        "execlog-api migrate",
+        "execlog-worker worker",
+        "execlog-worker api",
+        "execlog-worker flower",
+        "execlog-worker migrate",
+    }
+
+
+def test_every_env_var_is_a_known_setting_with_a_valid_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, image, service in own_services():
+        env = environment(service)
+        unknown = set(env) - env_names(settings_class(image)) - RUNTIME_ENV
+        assert not unknown, f"{name}: {image} has no setting {sorted(unknown)}"
+        with monkeypatch.context() as patch:
+            load_settings(image, env, patch)
+
+
+def test_http_ports_and_healthchecks_match_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    expected_paths = {"serve": "/healthz", "api": "/healthz", "flower": "/healthcheck"}
+    fields = {"serve": ("host", "port"), "api": ("api_host", "api_port")}
+    fields["flower"] = ("flower_address", "flower_port")
+    checked = set()
+    for name, image, service in own_services():
+        command = service["command"][0]
+        if command not in expected_paths:
+            continue
+        with monkeypatch.context() as patch:
+            settings = load_settings(image, environment(service), patch)
+        host_field, port_field = fields[command]
+        port = int(getattr(settings, port_field))
+        assert getattr(settings, host_field) == "0.0.0.0", f"{name} must listen on all addresses"
+        assert http_probe(service["healthcheck"]["test"]) == (port, expected_paths[command])
+        assert [str(p) for p in service["ports"]] == [f"{port}:{port}"]
+        assert str(port) in re.findall(r"EXPOSE ([\d ]+)", dockerfile(image))[0].split()
+        checked.add(name)
+    assert checked == {"api", "log-worker-api", "flower"}
+
+
+def test_redis_persists_with_aof_and_requires_its_password() -> None:
+    command = [str(c) for c in SERVICES["redis"]["command"]]
+    options = dict(zip(command[1::2], command[2::2], strict=True))
+    assert options["--appendonly"] == "yes"
+    assert options["--appendfsync"] == "everysec"
+    assert options["--maxmemory-policy"] == "noeviction"
+    password = options["--requirepass"]
+    assert SERVICES["redis"]["environment"]["REDISCLI_AUTH"] == password
+    assert SERVICES["redis"]["volumes"] == ["redisdata:/data"]
+    for name, _image, service in own_services():
+        url = environment(service).get("REDIS_URL")
+        if url is not None:
+            assert url == f"redis://:{password}@redis:6379/0", name
+
+
+def test_each_service_uses_its_own_database_created_by_the_init_script() -> None:
+    pg_env = environment(SERVICES["postgres"])
+    assert "./initdb:/docker-entrypoint-initdb.d:ro" in SERVICES["postgres"]["volumes"]
+    wanted = {"execlog-api": "EXECLOG_API_DB", "execlog-worker": "EXECLOG_LOGS_DB"}
+    for name, image, service in own_services():
+        url = environment(service).get("DATABASE_URL")
+        if url is None:
+            continue
+        prefix = wanted[image]
+        expected = (
+            f"postgresql://{pg_env[prefix + '_USER']}:{pg_env[prefix + '_PASSWORD']}"
+            f"@postgres:5432/{pg_env[prefix]}"
+        )
+        assert url == expected, name
+    assert pg_env["EXECLOG_API_DB"] != pg_env["EXECLOG_LOGS_DB"]
+
+
+def test_api_spool_is_on_a_named_volume() -> None:
+    api = SERVICES["api"]
+    spool = environment(api)["LOG_SPOOL_DIR"]
+    assert f"api-spool:{spool}" in api["volumes"]
+    assert "api-spool" in COMPOSE["volumes"]
+    assert f"LOG_SPOOL_DIR={spool}" in dockerfile("execlog-api").replace(" ", "")
+
+
+@pytest.mark.parametrize("image", sorted(IMAGES))
+def test_dockerfile_runs_the_pants_pex_on_python_slim(image: str) -> None:
+    text = dockerfile(image)
+    pex = IMAGES[image]["pex"]
+    pex_name = pex.rsplit("/", 1)[-1]
+    assert re.search(r"^FROM python:3\.11-slim\s*$", text, re.M)
+    assert f"COPY --chmod=0755 {pex} /app/{pex_name}" in text
+    assert f'ENTRYPOINT ["python3.11", "/app/{pex_name}"]' in text
+    assert re.search(r"^USER execlog", text, re.M)
+    ignore = (REPO / (IMAGES[image]["dockerfile"] + ".dockerignore")).read_text(encoding="utf-8")
+    assert f"!{pex}" in ignore.splitlines() and "*" in ignore.splitlines()
+    for _name, img, service in own_services():
+        if img == image:
+            assert service["build"] == {"context": "../..", "dockerfile": IMAGES[image]["dockerfile"]}
+
+
+@pytest.mark.parametrize("image", sorted(IMAGES))
+def test_pex_path_is_where_pants_writes_it(image: str) -> None:
+    build = REPO / IMAGES[image]["build_file"]
+    if not build.exists():
+        pytest.skip("BUILD files are not in this sandbox")
+    service_dir = IMAGES[image]["build_file"].rsplit("/", 1)[0]
+    names = re.findall(r'pex_binary\(\s*name="([^"]+)"', build.read_text(encoding="utf-8"))
+    assert [f"dist/{service_dir.replace('/', '.')}/{n}.pex" for n in names] == [
+        IMAGES[image]["pex"]
+    ]
+
+
+def _psql(*args: str, env: Mapping[str, str]) -> str:
+    return subprocess.run(
+        ["psql", "--no-psqlrc", "-X", "-At", "-v", "ON_ERROR_STOP=1", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=60,
+        check=True,
+    ).stdout
+
+
+@pytest.mark.skipif(shutil.which("psql") is None, reason="psql is not installed")
+def test_init_script_creates_both_databases_idempotently() -> None:
+    server = {
+        "PGHOST": os.environ.get("PGHOST", "127.0.0.1"),
+        "PGPORT": os.environ.get("PGPORT", "5432"),
+        "PGUSER": os.environ.get("PGUSER", "postgres"),
+    }
+    try:
+        _psql("-d", "postgres", "-c", "SELECT 1", env=server)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        pytest.skip(f"no PostgreSQL at {server['PGHOST']}:{server['PGPORT']}: {exc}")
+    tag = uuid.uuid4().hex[:10]
+    names = {
+        "EXECLOG_API_DB": f"t_api_{tag}",
+        "EXECLOG_API_DB_USER": f"t_api_{tag}",
+        "EXECLOG_API_DB_PASSWORD": "it's a secret",
+        "EXECLOG_LOGS_DB": f"t_logs_{tag}",
+        "EXECLOG_LOGS_DB_USER": f"t_logs_{tag}_owner",
+        "EXECLOG_LOGS_DB_PASSWORD": "another",
+    }
+    env = {**server, **names, "POSTGRES_USER": server["PGUSER"], "POSTGRES_DB": "postgres"}
+    try:
+        for _ in range(2):
+            subprocess.run(
+                ["bash", str(INIT_SCRIPT)],
+                env={**os.environ, **env},
+                capture_output=True,
+                timeout=60,
+                check=True,
+            )
+        for prefix in ("EXECLOG_API_DB", "EXECLOG_LOGS_DB"):
+            owner = _psql(
+                "-d",
+                "postgres",
+                "-c",
+                f"SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '{names[prefix]}'",
+                env=server,
+            ).strip()
+            assert owner == names[prefix + "_USER"]
+            who = _psql(
+                "-d",
+                names[prefix],
+                "-U",
+                names[prefix + "_USER"],
+                "-c",
+                "CREATE TABLE t (x int); SELECT current_user",
+                env=server,
+            ).strip()
+            assert who.splitlines()[-1] == names[prefix + "_USER"]
+    finally:
+        for prefix in ("EXECLOG_API_DB", "EXECLOG_LOGS_DB"):
+            _psql(
+                "-d",
+                "postgres",
+                "-c",
+                f'DROP DATABASE IF EXISTS "{names[prefix]}" WITH (FORCE)',
+                "-c",
+                f'DROP ROLE IF EXISTS "{names[prefix + "_USER"]}"',
+                env=server,
+            )
+
+
+def test_init_script_refuses_to_run_without_passwords(tmp_path: Path) -> None:
+    bash = shutil.which("bash")
+    assert bash is not None
+    result = subprocess.run(
+        [bash, str(INIT_SCRIPT)],
+        env={"PATH": str(tmp_path), "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "EXECLOG_API_DB_PASSWORD is required" in result.stderr
