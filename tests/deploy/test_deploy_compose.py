@@ -129,7 +129,8 @@ def own_services() -> Iterator[tuple[str, str, dict[str, Any]]]:
 
 
 def settings_class(image: str) -> type[BaseSettings]:
-    cls = importlib.import_module(IMAGES[image]["settings"]).Settings
+    cls: object = importlib.import_module(IMAGES[image]["settings"]).Settings
+    assert isinstance(cls, type)
     assert issubclass(cls, BaseSettings)
     return cls
 
@@ -189,7 +190,8 @@ def parse_cli(image: str, argv: list[str]) -> click.Context:
         rest = [*getattr(ctx, "protected_args", [])]
     assert rest, f"{image} {argv}: no subcommand"
     name, cmd, args = group.resolve_command(ctx, rest)
-    assert cmd is not None and name is not None, f"{image}: unknown command {rest[0]!r}"
+    assert cmd is not None, f"{image}: unknown command {rest[0]!r}"
+    assert name is not None
     return cmd.make_context(name, list(args), parent=ctx)
 
 
@@ -200,7 +202,7 @@ def environment(service: dict[str, Any]) -> dict[str, str]:
 
 
 def http_probe(test: list[str]) -> tuple[int, str]:
-    """(port, path) of a ``python3.11 -c "urllib.request.urlopen('http://127.0.0.1:P/x')"`` probe."""
+    """(port, path) of a ``python3.11 -c "...urlopen('http://127.0.0.1:PORT/PATH')"`` probe."""
     assert test[:3] == ["CMD", "python3.11", "-c"], test
     match = re.search(r"http://127\.0\.0\.1:(\d+)(/[a-z]+)", test[3])
     assert match, test
@@ -236,7 +238,8 @@ def test_depends_on_references_real_services_with_valid_conditions() -> None:
         deps = service.get("depends_on", {})
         assert isinstance(deps, dict), f"{name}: use the long form of depends_on"
         for dep, spec in deps.items():
-            assert dep in SERVICES and dep != name, f"{name} depends on unknown {dep}"
+            assert dep in SERVICES, f"{name} depends on unknown {dep}"
+            assert dep != name
             condition = spec["condition"]
             target = SERVICES[dep]
             if condition == "service_healthy":
@@ -328,7 +331,8 @@ def test_http_ports_and_healthchecks_match_the_settings(monkeypatch: pytest.Monk
             settings = load_settings(image, environment(service), patch)
         host_field, port_field = fields[command]
         port = int(getattr(settings, port_field))
-        assert getattr(settings, host_field) == "0.0.0.0", f"{name} must listen on all addresses"
+        all_interfaces = "0.0.0.0"  # noqa: S104
+        assert getattr(settings, host_field) == all_interfaces, f"{name} must listen on all"
         assert http_probe(service["healthcheck"]["test"]) == (port, expected_paths[command])
         assert [str(p) for p in service["ports"]] == [f"{port}:{port}"]
         assert str(port) in re.findall(r"EXPOSE ([\d ]+)", dockerfile(image))[0].split()
@@ -386,10 +390,14 @@ def test_dockerfile_runs_the_pants_pex_on_python_slim(image: str) -> None:
     assert f'ENTRYPOINT ["python3.11", "/app/{pex_name}"]' in text
     assert re.search(r"^USER execlog", text, re.M)
     ignore = (REPO / (IMAGES[image]["dockerfile"] + ".dockerignore")).read_text(encoding="utf-8")
-    assert f"!{pex}" in ignore.splitlines() and "*" in ignore.splitlines()
+    assert f"!{pex}" in ignore.splitlines()
+    assert "*" in ignore.splitlines()
     for _name, img, service in own_services():
         if img == image:
-            assert service["build"] == {"context": "../..", "dockerfile": IMAGES[image]["dockerfile"]}
+            assert service["build"] == {
+                "context": "../..",
+                "dockerfile": IMAGES[image]["dockerfile"],
+            }
 
 
 @pytest.mark.parametrize("image", sorted(IMAGES))
@@ -450,7 +458,8 @@ def test_init_script_creates_both_databases_idempotently() -> None:
                 "-d",
                 "postgres",
                 "-c",
-                f"SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '{names[prefix]}'",
+                "SELECT pg_get_userbyid(datdba) FROM pg_database"
+                f" WHERE datname = '{names[prefix]}'",
                 env=server,
             ).strip()
             assert owner == names[prefix + "_USER"]
@@ -490,3 +499,107 @@ def test_init_script_refuses_to_run_without_passwords(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     assert "EXECLOG_API_DB_PASSWORD is required" in result.stderr
+
+
+def test_api_reaches_the_log_worker_api_with_the_shared_token(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    api: Any = load_settings("execlog-api", environment(SERVICES["api"]), monkeypatch)
+    log_api: Any = load_settings(
+        "execlog-worker", environment(SERVICES["log-worker-api"]), monkeypatch
+    )
+    assert api.log_worker_url == f"http://log-worker-api:{log_api.api_port}"
+    token = api.log_api_token.get_secret_value()
+    assert token
+    assert token == log_api.log_api_token.get_secret_value()
+    flower: Any = load_settings("execlog-worker", environment(SERVICES["flower"]), monkeypatch)
+    assert flower.flower_basic_auth is not None, "the flower command refuses to run without it"
+    assert api.broker_url == log_api.broker_url == flower.broker_url
+
+
+def test_scaled_workers_are_distinct_celery_nodes(monkeypatch: pytest.MonkeyPatch) -> None:
+    nodes = {}
+    for name in ("log-worker", "log-worker-bulk"):
+        service = SERVICES[name]
+        settings: Any = load_settings("execlog-worker", environment(service), monkeypatch)
+        params = parse_cli("execlog-worker", list(service["command"])).params
+        assert params.get("hostname") is None, "the node name comes from WORKER_HOSTNAME"
+        assert settings.worker_hostname.endswith("@%h"), "one node per container (--scale)"
+        assert int(params["max_memory_per_child"]) > 0
+        assert int(params["concurrency"]) > 0
+        nodes[name] = settings.worker_hostname
+    assert len(set(nodes.values())) == 2
+    assert SERVICES["log-worker-bulk"]["profiles"] == ["workers"]
+
+
+# --- the Sentinel overlay ------------------------------------------------------------------------
+
+SENTINEL_FILE = COMPOSE_DIR / "docker-compose.sentinel.yml"
+
+
+def load_sentinel_overlay() -> dict[str, Any]:
+    with SENTINEL_FILE.open(encoding="utf-8") as handle:
+        raw = yaml.safe_load(handle)
+    result = deep_interpolate(raw, {})
+    assert isinstance(result, dict)
+    return result
+
+
+def merged_service(name: str) -> dict[str, Any]:
+    """A service of docker-compose.yml with the Sentinel overlay applied (compose merge rules)."""
+    base = dict(SERVICES.get(name, {}))
+    over = load_sentinel_overlay()["services"][name]
+    for key, value in over.items():
+        if key == "environment":
+            base[key] = {**base.get(key, {}), **value}
+        else:
+            base[key] = value
+    return base
+
+
+def test_sentinel_overlay_topology_is_consistent() -> None:
+    overlay = load_sentinel_overlay()["services"]
+    sentinels = {n: s for n, s in overlay.items() if n.startswith("redis-sentinel-")}
+    assert len(sentinels) >= 3
+    assert len(sentinels) % 2 == 1
+    script = COMPOSE_DIR / "sentinel" / "sentinel-entrypoint.sh"
+    assert script.is_file()
+    for name, sentinel in sentinels.items():
+        assert sentinel["entrypoint"][-1] == "/sentinel/" + script.name
+        assert "./sentinel:/sentinel:ro" in sentinel["volumes"]
+        env = sentinel["environment"]
+        assert int(env["SENTINEL_QUORUM"]) == len(sentinels) // 2 + 1
+        assert env["SENTINEL_MASTER_HOST"] in SERVICES
+        assert env["SENTINEL_MASTER_NAME"] in " ".join(sentinel["healthcheck"]["test"]), name
+    for name in overlay:
+        for dep in merged_service(name).get("depends_on", {}):
+            assert dep in SERVICES or dep in overlay, f"{name} depends on unknown {dep}"
+    for name in ("redis", "redis-replica"):
+        command = [str(c) for c in merged_service(name)["command"]]
+        options = dict(zip(command[1::2], command[2::2], strict=False))
+        assert options["--appendonly"] == "yes"
+        assert options["--requirepass"] == options["--masterauth"]
+    replica = [str(c) for c in overlay["redis-replica"]["command"]]
+    assert replica[replica.index("--replicaof") + 1] == "redis"
+
+
+def test_sentinel_overlay_configures_every_own_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    overlay = load_sentinel_overlay()["services"]
+    sentinel_env = next(s for n, s in overlay.items() if n.startswith("redis-sentinel-"))
+    master = sentinel_env["environment"]["SENTINEL_MASTER_NAME"]
+    sentinels = {n for n in overlay if n.startswith("redis-sentinel-")}
+    own = {name for name, _image, _service in own_services()}
+    assert own <= set(overlay), f"not switched to Sentinel: {sorted(own - set(overlay))}"
+    for name in sorted(own):
+        image = image_of(SERVICES[name])
+        assert image is not None
+        env = environment(merged_service(name))
+        hosts = re.findall(r"sentinel://(?::[^@]*@)?([^:;/]+):26379", env["REDIS_URL"])
+        assert set(hosts) == sentinels
+        assert env["REDIS_SENTINEL_MASTER"] == master
+        known = env_names(settings_class(image))
+        assert "REDIS_SENTINEL_MASTER" in known, (
+            f"{image} has no Sentinel setting (REDIS_SENTINEL_MASTER, the kombu transport "
+            "option master_name): Redis Sentinel is not supported by the service yet"
+        )
+        load_settings(image, env, monkeypatch)

@@ -51,7 +51,8 @@ LONG_RUNNING = {"serve", "worker", "api", "flower"}
 
 
 def settings_class(service: str) -> type[BaseSettings]:
-    cls = importlib.import_module(MODULES[service][0]).Settings
+    cls: object = importlib.import_module(MODULES[service][0]).Settings
+    assert isinstance(cls, type)
     assert issubclass(cls, BaseSettings)
     return cls
 
@@ -112,7 +113,8 @@ def parse_cli(service: str, argv: list[str]) -> click.Context:
         rest = [*getattr(ctx, "protected_args", [])]
     assert rest, f"{service} {argv}: no subcommand"
     name, cmd, args = group.resolve_command(ctx, rest)
-    assert cmd is not None and name is not None, f"{service}: unknown command {rest[0]!r}"
+    assert cmd is not None, f"{service}: unknown command {rest[0]!r}"
+    assert name is not None
     return cmd.make_context(name, list(args), parent=ctx)
 
 
@@ -132,7 +134,8 @@ def read_env_file(path: Path) -> dict[str, str]:
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         key, sep, value = line.partition("=")
-        assert sep and re.fullmatch(r"[A-Z][A-Z0-9_]*", key), f"{path.name}: {line!r}"
+        assert sep, f"{path.name}: {line!r}"
+        assert re.fullmatch(r"[A-Z][A-Z0-9_]*", key), f"{path.name}: {line!r}"
         values[key] = value.strip('"')
     return values
 
@@ -190,7 +193,9 @@ def expand_specifiers(value: str, instance: str) -> str:
     return value.replace("%i", instance).replace("%H", "host.example").replace("%%", "%")
 
 
-def unit_env(unit: dict[str, dict[str, list[str]]], instance: str) -> tuple[dict[str, str], list[str]]:
+def unit_env(
+    unit: dict[str, dict[str, list[str]]], instance: str
+) -> tuple[dict[str, str], list[str]]:
     env: dict[str, str] = {}
     for line in unit["Service"].get("Environment", []):
         for item in shlex.split(line):
@@ -286,10 +291,7 @@ def test_systemd_analyze_verify_is_silent(tmp_path: Path) -> None:
     for path in SYSTEMD.iterdir():
         text = path.read_text(encoding="utf-8").replace(PEX_DIR + "/", f"{bin_dir}/")
         (units / path.name).write_text(text, encoding="utf-8")
-    names = [
-        p.name.replace("@.service", "@logs1.service")
-        for p in sorted(units.iterdir())
-    ]
+    names = [p.name.replace("@.service", "@logs1.service") for p in sorted(units.iterdir())]
     result = subprocess.run(
         ["systemd-analyze", "verify", "--man=no", *(f"./{n}" for n in names)],
         cwd=units,
@@ -322,9 +324,13 @@ print(json.dumps([
 
 def supervisor_python() -> str | None:
     for python in ("/usr/bin/python3", shutil.which("python3")):
-        if python and subprocess.run(
-            [python, "-c", "import supervisor.options"], capture_output=True, check=False
-        ).returncode == 0:
+        if (
+            python
+            and subprocess.run(
+                [python, "-c", "import supervisor.options"], capture_output=True, check=False
+            ).returncode
+            == 0
+        ):
             return python
     return None
 
@@ -380,13 +386,16 @@ def test_supervisor_runs_every_process_with_known_settings(
         assert_rotated(program["stdout_logfile"])
         assert program["stdout_logfile_maxbytes"] == 0, "logrotate owns rotation"
         if command == "migrate":
-            assert program["group"] == "execlog-migrate" and not program["autostart"]
+            assert program["group"] == "execlog-migrate"
+            assert not program["autostart"]
         else:
             assert program["group"] == "execlog"
-            assert program["autostart"] and program["autorestart"] == "RestartUnconditionally"
+            assert program["autostart"]
+            assert program["autorestart"] == "RestartUnconditionally"
             assert program["stopsignal"] == 15
     assert set(commands) == LONG_RUNNING | {"migrate"}
-    assert len(commands["worker"]) >= 2 and len(commands["migrate"]) == 2
+    assert len(commands["worker"]) >= 2
+    assert len(commands["migrate"]) == 2
 
 
 def test_supervisor_workers_differ_by_name_port_and_log(
@@ -398,8 +407,11 @@ def test_supervisor_workers_differ_by_name_port_and_log(
         _service, files, _argv = split_pex_command(shlex.split(program["command"]))
         env = {**program["environment"], **env_from_files(files)}
         settings: Any = load_settings("execlog-worker", env, monkeypatch)
-        seen.add((settings.worker_hostname, settings.worker_metrics_port, program["stdout_logfile"]))
-        assert program["killasgroup"] and not program["stopasgroup"], "TERM to the main process"
+        seen.add(
+            (settings.worker_hostname, settings.worker_metrics_port, program["stdout_logfile"])
+        )
+        assert program["killasgroup"]
+        assert not program["stopasgroup"], "TERM goes to the main process only"
     for column in range(3):
         assert len({s[column] for s in seen}) == len(workers)
 
@@ -557,7 +569,8 @@ def test_env_exec_fails_on_a_missing_required_file_or_bad_usage(tmp_path: Path) 
         timeout=30,
         check=False,
     )
-    assert missing.returncode == 66 and "nope.env" in missing.stderr
+    assert missing.returncode == 66
+    assert "nope.env" in missing.stderr
     usage = subprocess.run(
         [str(ENV_EXEC), str(tmp_path / "nope.env")],
         capture_output=True,
@@ -565,4 +578,5 @@ def test_env_exec_fails_on_a_missing_required_file_or_bad_usage(tmp_path: Path) 
         timeout=30,
         check=False,
     )
-    assert usage.returncode == 64 and "usage:" in usage.stderr
+    assert usage.returncode == 64
+    assert "usage:" in usage.stderr

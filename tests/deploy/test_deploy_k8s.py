@@ -49,7 +49,8 @@ WORKER_HTTP_COMMANDS = {"api": 8001, "flower": 5555}
 
 def settings_class(service: str) -> type[BaseSettings]:
     module = importlib.import_module(SERVICES[service]["settings"])
-    cls = module.Settings
+    cls: object = module.Settings
+    assert isinstance(cls, type)
     assert issubclass(cls, BaseSettings)
     return cls
 
@@ -110,7 +111,8 @@ def parse_cli(service: str, argv: list[str]) -> click.Context:
         rest = [*getattr(ctx, "protected_args", [])]
     assert rest, f"{service} {argv}: no subcommand"
     name, cmd, args = group.resolve_command(ctx, rest)
-    assert cmd is not None and name is not None, f"{service}: unknown command {rest[0]!r}"
+    assert cmd is not None, f"{service}: unknown command {rest[0]!r}"
+    assert name is not None
     return cmd.make_context(name, list(args), parent=ctx)
 
 
@@ -133,7 +135,7 @@ def key_of(doc: Doc) -> tuple[str, str]:
 
 
 def strategic_merge(base: Any, patch: Any) -> Any:
-    """Enough of kubectl's strategic merge for our patches: maps merge, named lists merge by name."""
+    """Enough of kubectl's strategic merge for our patches: maps merge, named lists by name."""
     if isinstance(base, dict) and isinstance(patch, dict):
         merged = dict(base)
         for key, value in patch.items():
@@ -217,7 +219,7 @@ def containers(docs: list[Doc]) -> Iterator[tuple[Doc, dict[str, Any], dict[str,
 
 
 def service_of(container: dict[str, Any]) -> str:
-    repo_name = container["image"].rsplit("/", 1)[-1].partition(":")[0]
+    repo_name = str(container["image"]).rsplit("/", 1)[-1].partition(":")[0]
     assert repo_name in SERVICES, f"unknown image {container['image']}"
     return repo_name
 
@@ -228,9 +230,7 @@ def find(docs: list[Doc], kind: str, name: str) -> Doc:
     return matches[0]
 
 
-def container_env(
-    docs: list[Doc], container: dict[str, Any]
-) -> tuple[dict[str, str], set[str]]:
+def container_env(docs: list[Doc], container: dict[str, Any]) -> tuple[dict[str, str], set[str]]:
     """(variables with a known value, every variable name) a container gets."""
     values: dict[str, str] = {}
     names: set[str] = set()
@@ -267,7 +267,8 @@ def cli_argv(container: dict[str, Any]) -> list[str]:
 
 def pex_argv(command: list[str]) -> list[str]:
     """The CLI arguments of an exec probe ``python3.11 /app/<service>.pex ARGS...``."""
-    assert command[0].startswith("python3") and command[1].startswith("/app/"), command
+    assert command[0].startswith("python3"), command
+    assert command[1].startswith("/app/"), command
     return command[2:]
 
 
@@ -434,7 +435,9 @@ def test_worker_scaledobject_scales_on_the_logs_list(
     assert spec["minReplicaCount"] >= 1, "keep one worker: prefork has no scale-from-zero need"
     assert spec["minReplicaCount"] <= spec["maxReplicaCount"]
 
-    target = find(docs, spec["scaleTargetRef"].get("kind", "Deployment"), spec["scaleTargetRef"]["name"])
+    target = find(
+        docs, spec["scaleTargetRef"].get("kind", "Deployment"), spec["scaleTargetRef"]["name"]
+    )
     assert "replicas" not in target["spec"], "KEDA owns the worker's replica count"
     pod_containers = {c["name"]: c for c in target["spec"]["template"]["spec"]["containers"]}
     container = pod_containers[spec["scaleTargetRef"]["envSourceContainerName"]]
@@ -565,11 +568,7 @@ def settings_port(settings: BaseSettings, command: str) -> int:
 @pytest.mark.parametrize("name", sorted(RENDERED))
 def test_services_and_pdbs_select_real_pods_and_ports(name: str) -> None:
     docs = RENDERED[name]
-    pods = {
-        d["metadata"]["name"]: d["spec"]["template"]
-        for d in docs
-        if d["kind"] == "Deployment"
-    }
+    pods = {d["metadata"]["name"]: d["spec"]["template"] for d in docs if d["kind"] == "Deployment"}
     for deployment in (d for d in docs if d["kind"] == "Deployment"):
         labels = deployment["spec"]["template"]["metadata"]["labels"]
         assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
@@ -638,7 +637,8 @@ def test_overlays_set_a_namespace_and_pin_every_image() -> None:
             kustomization(overlay)["namespace"]
         }
         for _doc, _pod, container in containers(docs):
-            assert "/" in container["image"] and not container["image"].endswith(":latest")
+            assert "/" in container["image"]
+            assert not container["image"].endswith(":latest")
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (kustomize) not installed")

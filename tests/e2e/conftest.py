@@ -49,6 +49,12 @@ SHORT_VISIBILITY_ENV: dict[str, str] = {
 StackFactory = Callable[..., Stack]
 
 
+@pytest.fixture()
+def fast_redelivery() -> dict[str, str]:
+    """log-worker env overrides for tests that need an unacked message back within seconds."""
+    return dict(SHORT_VISIBILITY_ENV)
+
+
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
-from conftest import StackFactory
 from execlog_stack.load import LoadDriver, check_order, compare
+from execlog_stack.stack import Stack
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -12,7 +14,7 @@ EXECUTIONS = 40
 RECORDS = 50
 
 
-async def test_e2e_steady_load_all_stored_in_order(make_stack: StackFactory) -> None:
+async def test_e2e_steady_load_all_stored_in_order(make_stack: Callable[..., Stack]) -> None:
     stack = make_stack(workers=1)
     async with LoadDriver(stack.api_url, stack.logs_database_url, concurrency=20) as driver:
         await driver.produce(executions=EXECUTIONS, records_per_execution=RECORDS, batch_size=10)

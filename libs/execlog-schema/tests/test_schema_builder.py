@@ -243,4 +243,4 @@ def test_constructed_models_behave_like_validated_ones() -> None:
     assert record.model_dump(mode="json")["level"] == "INFO"
     assert record.model_copy(update={"message": "x"}).message == "x"
     with pytest.raises(Exception, match="frozen"):
-        record.message = "changed"  # type: ignore[misc]
+        record.message = "changed"

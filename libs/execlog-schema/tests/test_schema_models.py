@@ -113,4 +113,4 @@ def test_check_payload_and_check_record() -> None:
 def test_models_are_frozen() -> None:
     batch = LogBatch.model_validate(_batch())
     with pytest.raises(ValidationError):
-        batch.schema_version = "1.1"  # type: ignore[misc]
+        batch.schema_version = "1.1"

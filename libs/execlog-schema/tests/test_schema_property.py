@@ -21,10 +21,15 @@ SETTINGS = settings(
 )
 
 any_text = st.text(alphabet=st.characters(exclude_categories=()), max_size=60)
-clean_chars = st.characters(exclude_categories=("Cs",), exclude_characters="\x00")
+clean_chars = st.characters(codec="utf-8", exclude_characters="\x00")
 long_text = st.integers(MAX_MESSAGE_CHARS - 2, MAX_MESSAGE_CHARS + 2).map(lambda n: "é" * n)
-json_scalar = st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | any_text
-json_scalar |= st.floats(allow_nan=True, allow_infinity=True)
+json_scalar = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**63), 2**64 - 1),
+    any_text,
+    st.floats(allow_nan=True, allow_infinity=True),
+)
 json_value = st.recursive(
     json_scalar,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(any_text, inner, max_size=4),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from execlog_api.logger.buffer import LogBuffer
 
 
@@ -58,10 +57,12 @@ def test_buffer_take_is_fifo_and_capped() -> None:
     with buf.cond:
         first = buf.take(5)
         second = buf.take(100)
-    assert first is not None and second is not None
+    assert first is not None
+    assert second is not None
     assert first.records == [0, 1, 2, 3, 4]
     assert second.records == list(range(5, 12))
-    assert buf.depth == 0 and buf.nbytes == 0
+    assert buf.depth == 0
+    assert buf.nbytes == 0
 
 
 def test_buffer_take_respects_bytes_but_takes_at_least_one() -> None:
@@ -72,8 +73,10 @@ def test_buffer_take_respects_bytes_but_takes_at_least_one() -> None:
     with buf.cond:
         taken = buf.take(10, max_bytes=900)
         alone = buf.take(10, max_bytes=10)
-    assert taken is not None and taken.records == [0, 1]
-    assert alone is not None and alone.records == [2]
+    assert taken is not None
+    assert taken.records == [0, 1]
+    assert alone is not None
+    assert alone.records == [2]
 
 
 def test_buffer_flush_request_resolves_when_done() -> None:

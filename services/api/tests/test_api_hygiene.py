@@ -15,13 +15,12 @@ import orjson
 import pytest
 import uuid_utils
 from conftest import FakeSender
-from execlog_schema.codec import decode_batch, encode_batch
-from execlog_schema.limits import MAX_MESSAGE_CHARS, MAX_PAYLOAD_BYTES, PAYLOAD_TRUNCATED_KEY
-from pydantic import BaseModel
-
 from execlog_api.logger.execution_logger import ExecutionLogger
 from execlog_api.logger.hygiene import REDACTED, Redactor
 from execlog_api.settings import DEFAULT_REDACT_KEYS
+from execlog_schema.codec import decode_batch, encode_batch
+from execlog_schema.limits import MAX_MESSAGE_CHARS, MAX_PAYLOAD_BYTES, PAYLOAD_TRUNCATED_KEY
+from pydantic import BaseModel
 
 MakeLogger = Callable[..., tuple[ExecutionLogger, FakeSender]]
 EXECUTION = uuid.UUID("0190d9d2-0000-7000-8000-000000000002")
@@ -129,7 +128,7 @@ def test_api_converts_non_json_values_predictably(redactor: Redactor) -> None:
         "enum": Color.RED,
         "dataclass": Point(1, 2),
         "model": Model(when=dt.date(2024, 1, 2), secret="s"),
-        "path": PurePosixPath("/tmp/x"),
+        "path": PurePosixPath("/srv/x"),
         "error": ValueError("bad"),
         "object": Opaque(),
         "nan": float("nan"),
@@ -154,7 +153,7 @@ def test_api_converts_non_json_values_predictably(redactor: Redactor) -> None:
         "enum": "red",
         "dataclass": {"x": 1, "y": 2},
         "model": {"when": "2024-01-02", "secret": REDACTED},
-        "path": "/tmp/x",
+        "path": "/srv/x",
         "error": {"type": "ValueError", "message": "bad"},
         "object": "<Opaque> Opaque()",
         "nan": "NaN",

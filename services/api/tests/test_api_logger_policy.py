@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 from conftest import FakeSender
-from execlog_schema.limits import MAX_RECORDS_PER_BATCH
-
 from execlog_api.logger.execution_logger import ExecutionLogger, LoggerConfig
 from execlog_api.logger.transport import DeliveryChain, DiskSpool
+from execlog_schema.limits import MAX_RECORDS_PER_BATCH
 
 MakeLogger = Callable[..., tuple[ExecutionLogger, FakeSender]]
 EXECUTION = uuid.UUID("0190d9d2-0000-7000-8000-000000000001")
@@ -37,7 +36,8 @@ async def test_api_log_returns_record_with_id_at_once(make_logger: MakeLogger) -
     record = logger.log(EXECUTION, "info", "hello", node_id="n1", payload={"k": 1})
     assert record.id.version == 7
     assert record.execution_id == EXECUTION
-    assert record.node_id == "n1" and record.payload == {"k": 1}
+    assert record.node_id == "n1"
+    assert record.payload == {"k": 1}
     assert logger.buffer.depth == 1
 
 
@@ -136,7 +136,7 @@ async def test_api_overflow_spills_to_disk_and_replays(
     got = broker.record_ids()
     assert sorted(got) == sorted(ids)
     assert len(set(got)) == len(got)
-    assert logger.metrics.value("execlog_replayed_records_total") == spooled
+    await wait_for(lambda: m.value("execlog_replayed_records_total") == spooled)
     assert logger.metrics.dropped_total() == 0
 
 
@@ -148,7 +148,8 @@ async def test_api_http_fallback_when_broker_fails(make_logger: MakeLogger) -> N
     for i in range(5):
         logger.info(EXECUTION, f"m{i}")
     await logger.flush(timeout=5)
-    assert delivered(http) == 5 and broker.batches == []
+    assert delivered(http) == 5
+    assert broker.batches == []
     assert logger.metrics.value("execlog_fallbacks_total", {"target": "http"}) == 1
     assert logger.metrics.value("execlog_send_failures_total", {"transport": "broker"}) == 1
     assert logger.state()["broker_ok"] is False
@@ -165,14 +166,16 @@ async def test_api_spool_when_all_fail_then_replay_without_loss_or_duplicates(
     )
     ids = [str(logger.info(EXECUTION, f"m{i}").id) for i in range(300)]
     await logger.flush(timeout=5)
-    assert broker.batches == [] and http.batches == []
+    assert broker.batches == []
+    assert http.batches == []
     assert logger.metrics.value("execlog_spooled_records_total", {"reason": "send_failed"}) == 300
     assert logger.metrics.value("execlog_spool_pending_files") >= 1
     broker.fail = False
     await wait_for(lambda: len(broker.record_ids()) == 300)
     await wait_for(lambda: not list(spool_dir.glob("*.jsonl")))
     got = broker.record_ids()
-    assert sorted(got) == sorted(ids) and len(set(got)) == 300
+    assert sorted(got) == sorted(ids)
+    assert len(set(got)) == 300
     assert http.batches == []
 
 

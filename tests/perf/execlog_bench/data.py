@@ -30,7 +30,9 @@ class Shapes:
     def __init__(self, executions: int = 200, seed: int = 7) -> None:
         rng = random.Random(seed)
         self.execution_ids = [uuid.UUID(int=rng.getrandbits(128)) for _ in range(executions)]
-        self.workflow_ids = [uuid.UUID(int=rng.getrandbits(128)) for _ in range(executions // 4 + 1)]
+        self.workflow_ids = [
+            uuid.UUID(int=rng.getrandbits(128)) for _ in range(executions // 4 + 1)
+        ]
         self.rng = rng
 
     def kwargs(self, i: int) -> dict[str, Any]:
@@ -42,7 +44,9 @@ class Shapes:
             "execution_id": self.execution_ids[ex],
             "workflow_id": self.workflow_ids[ex % len(self.workflow_ids)],
             "level": _LEVELS[i % len(_LEVELS)],
-            "message": f"step {node} {verb} (item {i}, attempt {1 + i % 3}) in {i % 997 * 1.7:.1f} ms",
+            "message": (
+                f"step {node} {verb} (item {i}, attempt {1 + i % 3}) in {i % 997 * 1.7:.1f} ms"
+            ),
             "node_id": node,
             "component": _COMPONENTS[i % len(_COMPONENTS)],
             "payload": {

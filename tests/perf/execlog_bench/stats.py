@@ -48,7 +48,7 @@ def fmt_num(value: float, digits: int = 0) -> str:
 
 
 def fmt_summary(s: dict[str, Any], digits: int = 0, scale: float = 1.0) -> str:
-    """``median [min–max]`` of a :func:`summary`."""
+    """``median [min-max]`` of a :func:`summary`."""
     med = s.get("median", math.nan)
     if med is None or math.isnan(med):
         return "-"
@@ -56,5 +56,5 @@ def fmt_summary(s: dict[str, Any], digits: int = 0, scale: float = 1.0) -> str:
         return fmt_num(med * scale, digits)
     return (
         f"{fmt_num(med * scale, digits)} "
-        f"[{fmt_num(s['min'] * scale, digits)}–{fmt_num(s['max'] * scale, digits)}]"
+        f"[{fmt_num(s['min'] * scale, digits)}-{fmt_num(s['max'] * scale, digits)}]"
     )

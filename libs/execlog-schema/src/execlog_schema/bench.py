@@ -1,9 +1,11 @@
 """Micro-benchmark of the contract's hot paths: ``python -m execlog_schema.bench``.
 
-Measures, per record, for batches of ``--records`` typical records (best of ``--repeat``):
+Measures, per record, for batches of ``--records`` typical records (best of ``--repeat``
+rounds, each round timing every operation in turn, so load drift hits them alike):
 build (``new_record`` x N + ``new_batch``), encode (``encode_batch``), build+encode,
 ``batch_to_wire``, decode+validate of a wire dict (``decode_batch``, the worker's path),
-and decode+validate of JSON bytes.
+and decode+validate of JSON bytes; plus two references (orjson parse alone, and pydantic
+validation of the same records with an unconstrained model) to put the figures in scale.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -57,14 +60,26 @@ def _build(inputs: list[dict[str, Any]], producer: Producer) -> LogBatch:
     return new_batch([new_record(**kwargs) for kwargs in inputs], producer)
 
 
-def _best(fn: Callable[[], object], loops: int, repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(loops):
-            fn()
-        best = min(best, (time.perf_counter() - start) / loops)
-    return best
+def _time(fn: Callable[[], object], loops: int) -> float:
+    start = time.perf_counter()
+    for _ in range(loops):
+        fn()
+    return (time.perf_counter() - start) / loops
+
+
+class _PlainRecord(pydantic.BaseModel):
+    """Reference: the record fields with no constraints and no contract checks."""
+
+    id: uuid.UUID
+    execution_id: uuid.UUID
+    workflow_id: uuid.UUID | None = None
+    node_id: str | None = None
+    component: str
+    level: LogLevel
+    message: str
+    payload: dict[str, Any]
+    created_at: datetime
+    attempt: int | None = None
 
 
 def run(records: int = 50, loops: int = 200, repeat: int = 5) -> list[Result]:
@@ -83,11 +98,21 @@ def run(records: int = 50, loops: int = 200, repeat: int = 5) -> list[Result]:
         ("decode_batch(bytes) (parse + validate)", lambda: decode_batch(raw)),
         ("orjson.loads(bytes) only", lambda: orjson.loads(raw)),
     ]
-    results = []
-    for name, fn in cases:
-        seconds = _best(fn, loops, repeat)
-        results.append(Result(name, seconds * 1e6 / records, seconds * 1e6))
-    return results
+    plain = pydantic.TypeAdapter(list[_PlainRecord])
+    cases.append(
+        (
+            "reference: plain pydantic model, same records",
+            lambda: plain.validate_python(wire["records"]),
+        )
+    )
+    best = [float("inf")] * len(cases)
+    for _ in range(repeat):
+        for index, (_, fn) in enumerate(cases):
+            best[index] = min(best[index], _time(fn, loops))
+    return [
+        Result(name, seconds * 1e6 / records, seconds * 1e6)
+        for (name, _), seconds in zip(cases, best, strict=True)
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -223,28 +223,30 @@ def check_record(record: LogRecord, loc: str = "record") -> LogRecord:
 
 
 def _check_records(records: list[LogRecord]) -> None:
-    seen: set[UUID] = set()
-    for index, record in enumerate(records):
-        fields = record.__dict__
-        payload = fields["payload"]
-        if payload:
-            try:
-                encoded = _dumps(payload)
-            except (TypeError, orjson.JSONEncodeError):
-                encoded = b""
-            if not encoded or len(encoded) > MAX_PAYLOAD_BYTES or _NUL_ESCAPE in encoded:
+    payloads = [record.__dict__["payload"] for record in records]
+    try:
+        encoded = _dumps(payloads)
+    except (TypeError, orjson.JSONEncodeError):
+        encoded = b""
+    if not encoded or len(encoded) > MAX_PAYLOAD_BYTES or _NUL_ESCAPE in encoded:
+        for index, payload in enumerate(payloads):
+            if payload:
                 check_payload(payload, f"records.{index}.payload")
+    for record in records:
+        fields = record.__dict__
         created_at = fields["created_at"]
         if created_at.tzinfo is not UTC:
             fields["created_at"] = created_at.astimezone(UTC)
-        record_id = fields["id"]
-        if record_id in seen:
-            raise PydanticCustomError(
-                "duplicate_record_id",
-                "records.{index}: duplicate record id {id}",
-                {"id": str(record_id), "index": index},
-            )
-        seen.add(record_id)
+    if len({record.id for record in records}) != len(records):
+        seen: set[UUID] = set()
+        for index, record in enumerate(records):
+            if record.id in seen:
+                raise PydanticCustomError(
+                    "duplicate_record_id",
+                    "records.{index}: duplicate record id {id}",
+                    {"id": str(record.id), "index": index},
+                )
+            seen.add(record.id)
 
 
 class Producer(BaseModel):

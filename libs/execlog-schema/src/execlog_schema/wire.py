@@ -20,6 +20,7 @@ CONTENT_ENCODING: Final = "utf-8"
 
 _ORJSON_OPTS: Final = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
 _KOMBU_TYPE_TAG: Final = '"__type__"'
+_KOMBU_TAG_BYTES: Final = _KOMBU_TYPE_TAG.encode()
 _lock = threading.Lock()
 _registered = False
 
@@ -36,23 +37,26 @@ def orjson_dumps(obj: Any) -> str:
 
 
 def orjson_loads(data: str | bytes | bytearray | memoryview) -> Any:
-    """kombu decoder: orjson first; kombu's json for its tagged types and for text orjson
-    refuses but stdlib json accepts (e.g. lone surrogate escapes, which the consumer then
-    rejects with a reason instead of the message being dropped as undecodable)."""
+    """kombu decoder: orjson. kombu's own json is used for text orjson refuses but stdlib json
+    accepts (e.g. lone surrogate escapes: the consumer then rejects the batch with a reason
+    instead of the message being dropped as undecodable) and to revive kombu's ``__type__``
+    tagged values; a payload that merely has a ``__type__`` key still decodes."""
     if isinstance(data, memoryview):
         data = data.tobytes()
-    text_tagged = (
-        _KOMBU_TYPE_TAG in data if isinstance(data, str) else _KOMBU_TYPE_TAG.encode() in data
-    )
-    if not text_tagged:
-        try:
-            return orjson.loads(data)
-        except orjson.JSONDecodeError:
-            pass
     from kombu.utils import json as kombu_json
 
     fallback: Callable[[Any], Any] = kombu_json.loads
-    return fallback(data)
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return fallback(data)
+    tagged = _KOMBU_TYPE_TAG in data if isinstance(data, str) else _KOMBU_TAG_BYTES in data
+    if tagged:
+        try:
+            return fallback(data)
+        except Exception:
+            return parsed
+    return parsed
 
 
 def register_kombu_json() -> None:

@@ -15,6 +15,7 @@ the rest; it always reaps every process, also after a failed start.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import os
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import redis
@@ -35,6 +37,7 @@ from execlog_db.admin import create_database, database_exists, database_url_for,
 from sqlalchemy.engine import make_url
 
 from execlog_stack import services
+from execlog_stack.broker import BrokerClient
 from execlog_stack.errors import ProcessFailedError, StackError
 from execlog_stack.ports import free_port
 from execlog_stack.postgres import PostgresServer, postgres_answers
@@ -94,6 +97,7 @@ class StackConfig:
     drop_databases: bool = True
     delete_keys: bool = False
     logs_db_via_proxy: bool = False
+    worker_redis_via_proxy: bool = False
     api_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     flower_basic_auth: str = field(default_factory=lambda: f"execlog:{secrets.token_urlsafe(12)}")
     spool_dir: Path | None = None
@@ -138,6 +142,9 @@ class Stack:
         self.worker_api: ManagedProcess | None = None
         self.flower: ManagedProcess | None = None
         self._created_databases: list[str] = []
+        self._broker: BrokerClient | None = None
+        self.redis_proxy: TcpProxy | None = None
+        self.worker_redis_url = ""
         self._worker_seq = 0
         self._lock = threading.Lock()
         self.timings: dict[str, float] = {}
@@ -159,7 +166,7 @@ class Stack:
 
     @property
     def infra(self) -> services.Infra:
-        """Where Redis and the databases of this stack are."""
+        """Where Redis and the databases of this stack are (as the API sees them)."""
         return services.Infra(
             redis_url=self.redis_url,
             broker_key_prefix=self.key_prefix,
@@ -167,6 +174,11 @@ class Stack:
             logs_database_url=self.worker_database_url or self.logs_database_url,
             api_token=self.config.api_token,
         )
+
+    @property
+    def worker_infra(self) -> services.Infra:
+        """Where Redis and the databases are as log-worker's processes see them (proxies)."""
+        return dataclasses.replace(self.infra, redis_url=self.worker_redis_url)
 
     def urls(self) -> dict[str, str]:
         """Every endpoint worth printing."""
@@ -212,6 +224,16 @@ class Stack:
             self.redis = RedisServer(self.workdir / "redis", host=cfg.host).start()
             redis_url = self.redis.url()
         self.redis_url = redis_url
+        self.worker_redis_url = redis_url
+        if cfg.worker_redis_via_proxy:
+            parsed_redis = urlsplit(redis_url)
+            self.redis_proxy = TcpProxy(
+                parsed_redis.hostname or "127.0.0.1", parsed_redis.port or 6379
+            ).start()
+            netloc = f"{self.redis_proxy.host}:{self.redis_proxy.port}"
+            if "@" in parsed_redis.netloc:
+                netloc = parsed_redis.netloc.rsplit("@", 1)[0] + "@" + netloc
+            self.worker_redis_url = urlunsplit(parsed_redis._replace(netloc=netloc))
         db_url = cfg.database_url or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
         if cfg.own_postgres or not postgres_answers(db_url):
             if not cfg.own_postgres:
@@ -330,7 +352,7 @@ class Stack:
         return ProcessSpec(
             name=f"worker-{seq}",
             argv=services.worker_argv(opts),
-            env=self._env(services.worker_env(self.infra, opts)),
+            env=self._env(services.worker_env(self.worker_infra, opts)),
             log_path=self.log_dir / f"worker-{seq}.log",
             ready=self._celery_ping(node),
             ready_timeout=self.config.ready_timeout,
@@ -338,37 +360,22 @@ class Stack:
             tags={"hostname": node},
         )
 
+    @property
+    def broker(self) -> BrokerClient:
+        """A Celery client of this stack's broker (direct, never through a proxy)."""
+        if self._broker is None:
+            self._broker = BrokerClient(self.redis_url, self.key_prefix, name=f"stack-{self.id}")
+        return self._broker
+
     def _celery_ping(self, node: str) -> Callable[[], bool]:
-        from celery import Celery
-
-        app = Celery(
-            f"execlog-stack-{self.id}",
-            broker=self.redis_url,
-            set_as_current=False,
-        )
-        app.conf.update(
-            broker_transport_options={"global_keyprefix": self.key_prefix},
-            broker_connection_retry_on_startup=False,
-            accept_content=["json"],
-            task_serializer="json",
-            result_serializer="json",
-        )
-
-        def check() -> bool:
-            try:
-                replies = app.control.ping(destination=[node], timeout=0.5)
-            except Exception:
-                return False
-            return any(node in reply for reply in replies or [])
-
-        return check
+        return lambda: self.broker.ping(node)
 
     def worker_api_spec(self) -> ProcessSpec:
         """How log-worker's HTTP API runs."""
         return ProcessSpec(
             name="log-worker-api",
             argv=services.worker_api_argv(self.config.host, self.worker_api_port),
-            env=self._env(services.worker_env(self.infra, self._worker_options())),
+            env=self._env(services.worker_env(self.worker_infra, self._worker_options())),
             log_path=self.log_dir / "log-worker-api.log",
             ready=http_ready(f"{self.worker_api_url}/readyz"),
             ready_timeout=self.config.ready_timeout,
@@ -383,7 +390,7 @@ class Stack:
             argv=services.flower_argv(self.config.host, self.flower_port),
             env=self._env(
                 {
-                    **services.worker_env(self.infra, self._worker_options()),
+                    **services.worker_env(self.worker_infra, self._worker_options()),
                     "FLOWER_BASIC_AUTH": self.config.flower_basic_auth,
                 }
             ),
@@ -540,6 +547,11 @@ class Stack:
         attempt(lambda: stop_all(others))
         if self.db_proxy is not None:
             attempt(self.db_proxy.close)
+        if self.redis_proxy is not None:
+            attempt(self.redis_proxy.close)
+        if self._broker is not None:
+            attempt(self._broker.close)
+            self._broker = None
         if self.config.delete_keys and self.redis is None and self.redis_url:
             attempt(self.delete_keys)
         if self.redis is not None:

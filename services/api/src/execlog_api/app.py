@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 import time
 import uuid
@@ -14,14 +15,16 @@ import structlog
 from execlog_db.engine import create_engine
 from execlog_schema.sanitize import clean_json
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from execlog_api._version import __version__
@@ -36,6 +39,7 @@ from execlog_api.routers import executions, health, logs
 from execlog_api.settings import Settings, get_settings
 
 _log = structlog.get_logger("execlog_api.app")
+BODY_PARSE_ERROR = "There was an error parsing the body"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 DESCRIPTION = """
@@ -168,6 +172,18 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=422,
         )
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400 and exc.detail == BODY_PARSE_ERROR:
+            errors = [
+                {"loc": ["body"], "msg": "body is not valid UTF-8 JSON", "type": "json_invalid"}
+            ]
+            return JSONResponse(
+                {"detail": errors, "message": f"invalid request: {_summary(errors)}"},
+                status_code=422,
+            )
+        return await http_exception_handler(request, exc)
+
     async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
         _log.warning("database_unavailable", error=f"{type(exc).__name__}: {exc}")
         return JSONResponse(
@@ -266,6 +282,9 @@ def create_app(
         services.logger.start()
         set_execution_logger(services.logger)
         app.state.services = services
+        if settings.gc_freeze:
+            gc.collect()
+            gc.freeze()
         _log.info(
             "api_started",
             version=__version__,

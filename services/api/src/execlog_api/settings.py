@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     http_step_allowed_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), description="Hosts http steps may call (comma-separated); empty: any host"
     )
+    gc_freeze: bool = Field(
+        default=True,
+        description="gc.freeze() after startup: shorter full GC pauses on the event loop",
+    )
     shutdown_grace: float = Field(
         default=10.0, ge=0, description="seconds running executions get at shutdown before cancel"
     )

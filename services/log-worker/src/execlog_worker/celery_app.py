@@ -33,6 +33,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # Detects half-open connections (NAT, failover) before a blocking read hangs.
         "health_check_interval": 25,
         "retry_on_timeout": True,
+        "unacked_restore_throttle": 1,  # scan every sweep (kombu default: every 10th = 100 s)
     }
     if settings.broker_key_prefix:
         # Every Redis key (queues, unacked hash, bindings) under one prefix: isolation.

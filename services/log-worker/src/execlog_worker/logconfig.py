@@ -60,7 +60,7 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)
-    for noisy in ("asyncio", "urllib3"):
+    for noisy in ("asyncio", "urllib3", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -369,7 +369,10 @@ class ExecutionLogger:
                 return
             m.send_seconds.observe(time.perf_counter() - started)
             m.batch_records.observe(len(batch.records))
-            if route is Route.SPOOL:
+            if route is Route.REJECTED:
+                m.batches_rejected.inc()
+                m.fallbacks.labels(target="http").inc()
+            elif route is Route.SPOOL:
                 self._count_spooled(len(batch.records), "send_failed")
                 m.fallbacks.labels(target="spool").inc()
                 state.replay_pending = True
@@ -391,11 +394,12 @@ class ExecutionLogger:
         chain = state.chain
         assert chain is not None
         m = self.metrics
-        routes: list[Route] = []
 
         def send(batch: LogBatch) -> None:
             route = chain.send_network(batch)
-            routes.append(route)
+            if route is Route.REJECTED:
+                m.batches_rejected.inc()
+                return
             m.batches_sent.labels(route=route.value, origin="replay").inc()
             m.records_sent.labels(route=route.value, origin="replay").inc(len(batch.records))
 

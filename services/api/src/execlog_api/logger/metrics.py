@@ -26,9 +26,14 @@ class LoggerMetrics:
             ["route", "origin"],
             registry=r,
         )
+        self.batches_rejected = Counter(
+            "execlog_batches_rejected",
+            "Batches log-worker refused as invalid (422; kept there as dead letters)",
+            registry=r,
+        )
         self.send_failures = Counter(
             "execlog_send_failures",
-            "Failed delivery attempts, by transport (broker, http, spool)",
+            "Failed deliveries, by transport (broker, http, http_rejected, spool)",
             ["transport"],
             registry=r,
         )
@@ -40,7 +45,7 @@ class LoggerMetrics:
         )
         self.spooled_records = Counter(
             "execlog_spooled_records",
-            "Records written to the disk spool, by reason (send_failed, overflow, backpressure, closed)",
+            "Records spooled to disk, by reason (send_failed, overflow, backpressure, closed)",
             ["reason"],
             registry=r,
         )
@@ -89,6 +94,17 @@ class LoggerMetrics:
             registry=r,
         )
         self.broker_up.set(1)
+        for route in ("broker", "http"):
+            for origin in ("live", "replay"):
+                self.batches_sent.labels(route=route, origin=origin)
+                self.records_sent.labels(route=route, origin=origin)
+        for transport in ("broker", "http", "http_rejected", "spool"):
+            self.send_failures.labels(transport=transport)
+        for target in ("http", "spool"):
+            self.fallbacks.labels(target=target)
+        for reason in ("send_failed", "overflow", "backpressure", "closed"):
+            self.spooled_records.labels(reason=reason)
+        self.records_dropped.labels(reason="spool_failed")
 
     def value(self, name: str, labels: dict[str, str] | None = None) -> float:
         """Current value of a sample (``0.0`` when absent); handy for tests and /readyz."""

@@ -44,6 +44,10 @@ class SpoolError(DeliveryError):
     """The disk spool could not store a batch (full, or an OS error)."""
 
 
+class WorkerRejectedError(Exception):
+    """log-worker answered 422 to a batch: invalid, kept there as a dead letter (final)."""
+
+
 class BatchSender(Protocol):
     """Anything that delivers one batch or raises."""
 
@@ -163,11 +167,13 @@ class HttpFallback:
         )
 
     def send(self, batch: LogBatch) -> None:
-        """Deliver; any non-2xx status or network error raises DeliveryError."""
+        """Deliver; 422 raises WorkerRejectedError (final), other non-2xx/network DeliveryError."""
         try:
             response = self._client.post("/v1/batches", content=encode_batch(batch))
         except httpx.HTTPError as exc:
             raise DeliveryError(f"log-worker unreachable: {type(exc).__name__}: {exc}") from exc
+        if response.status_code == 422:
+            raise WorkerRejectedError(f"log-worker rejected the batch: {response.text[:500]}")
         if not 200 <= response.status_code < 300:
             raise DeliveryError(
                 f"log-worker answered {response.status_code}: {response.text[:200]}"
@@ -428,6 +434,7 @@ class Route(StrEnum):
 
     BROKER = "broker"
     HTTP = "http"
+    REJECTED = "rejected"
     SPOOL = "spool"
 
 
@@ -470,6 +477,10 @@ class DeliveryChain:
         if self.http is not None and self.http_breaker.allows():
             try:
                 self.http.send(batch)
+            except WorkerRejectedError as exc:
+                self.http_breaker.success()
+                self._failed("http_rejected", str(exc))
+                return Route.REJECTED
             except Exception as exc:
                 self.http_breaker.failure()
                 errors.append(str(exc))

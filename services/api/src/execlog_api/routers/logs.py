@@ -1,4 +1,9 @@
-"""Execution logs: read (proxied to log-worker's API, live tail as SSE) and ingest (producer)."""
+"""Execution logs: read (proxied to log-worker's API, live tail as SSE) and ingest (producer).
+
+Reads keep log-worker's parameters and answers: ``level`` (minimum), ``since``/``until``
+(``created_at`` bounds, with offset), ``node_id``, ``component``, ``q`` (message contains),
+``order``, ``cursor``, ``limit``; a page is ``{execution_id, items, next_cursor, tail_cursor}``.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import structlog
 from execlog_schema.models import LogLevel
 from fastapi import APIRouter, Header, HTTPException, Query, status
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import AwareDatetime, BaseModel
 
 from execlog_api.db import repository as repo
 from execlog_api.deps import ExecutionLoggerDep, SessionDep, WorkerClientDep
@@ -21,32 +27,104 @@ from execlog_api.schemas import LogIngest, LogIngestAccepted, Problem
 router = APIRouter(prefix="/api/v1/executions", tags=["logs"])
 _log = structlog.get_logger("execlog_api.logs")
 
+MAX_QUERY_CHARS = 1000
+MAX_CURSOR_CHARS = 1024
+STREAM_CONNECT_TIMEOUT = 10.0
+PASSED_THROUGH = frozenset({400, 422})
+
 UPSTREAM_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "Cursor invalid or issued for another query."},
     404: {"model": Problem, "description": "No execution with this id."},
     502: {"model": Problem, "description": "log-worker answered with an error."},
     503: {"model": Problem, "description": "log-worker (or the database) is unreachable."},
 }
-MAX_QUERY_CHARS = 200
 
 
-async def _require_execution(session: SessionDep, execution_id: uuid.UUID) -> None:
-    structlog.contextvars.bind_contextvars(execution_id=str(execution_id))
-    if not await repo.execution_exists(session, execution_id):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"execution {execution_id} not found")
+class LogItem(BaseModel):
+    """One stored record, as log-worker returns it."""
+
+    id: uuid.UUID
+    execution_id: uuid.UUID
+    workflow_id: uuid.UUID | None
+    node_id: str | None
+    component: str
+    level: LogLevel
+    message: str
+    payload: dict[str, Any]
+    attempt: int | None
+    created_at: datetime
+    received_at: datetime
+    batch_id: uuid.UUID
+    schema_version: str
+    producer: str
+    seq: int
 
 
-def _filters(
+class LogPage(BaseModel):
+    """One page; send ``next_cursor`` back as ``cursor`` for the next page, or ``tail_cursor``
+    to ``/logs/stream`` to follow new records from the end of this listing."""
+
+    execution_id: uuid.UUID
+    items: list[LogItem]
+    next_cursor: str | None
+    tail_cursor: str
+
+
+LevelQ = Annotated[LogLevel | None, Query(description="Minimum level.")]
+SinceQ = Annotated[
+    AwareDatetime | None, Query(description="created_at >= since (RFC 3339 with offset).")
+]
+UntilQ = Annotated[
+    AwareDatetime | None, Query(description="created_at < until (RFC 3339 with offset).")
+]
+NodeQ = Annotated[str | None, Query(min_length=1, max_length=255, pattern=TEXT)]
+ComponentQ = Annotated[str | None, Query(min_length=1, max_length=64, pattern=TEXT)]
+TextQ = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=MAX_QUERY_CHARS,
+        pattern=TEXT,
+        description="Message contains this text (case-insensitive).",
+    ),
+]
+OrderQ = Annotated[Literal["asc", "desc"], Query(description="By created_at, then id.")]
+CursorQ = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=MAX_CURSOR_CHARS,
+        pattern=TEXT,
+        description="List: next_cursor of the previous page. Stream: a tail_cursor or event id.",
+    ),
+]
+LimitQ = Annotated[int | None, Query(ge=1, le=1000, description="Page size (default 100).")]
+
+
+def _params(
+    *,
     level: LogLevel | None,
     since: datetime | None,
     until: datetime | None,
     node_id: str | None,
     component: str | None,
     q: str | None,
-    order: str,
-    cursor: str | None,
-    limit: int | None,
+    order: str | None = None,
+    cursor: str | None = None,
+    limit: int | None = None,
 ) -> dict[str, str]:
-    params: dict[str, Any] = {
+    if since is not None and until is not None and since >= until:
+        raise HTTPException(
+            422,
+            [
+                {
+                    "loc": ["query", "since"],
+                    "msg": "'since' must be before 'until'",
+                    "type": "value_error",
+                }
+            ],
+        )
+    params: dict[str, str | None] = {
         "level": None if level is None else level.value,
         "since": None if since is None else since.isoformat(),
         "until": None if until is None else until.isoformat(),
@@ -60,7 +138,13 @@ def _filters(
     return {k: v for k, v in params.items() if v is not None}
 
 
-def _upstream_failure(exc: httpx.HTTPError) -> HTTPException:
+async def _require_execution(session: SessionDep, execution_id: uuid.UUID) -> None:
+    structlog.contextvars.bind_contextvars(execution_id=str(execution_id))
+    if not await repo.execution_exists(session, execution_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"execution {execution_id} not found")
+
+
+def _unreachable(exc: httpx.HTTPError) -> HTTPException:
     _log.warning("log_worker_unreachable", error=f"{type(exc).__name__}: {exc}")
     return HTTPException(
         status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -70,38 +154,21 @@ def _upstream_failure(exc: httpx.HTTPError) -> HTTPException:
 
 def _bad_upstream(response: httpx.Response, body: bytes) -> Response:
     code = response.status_code
-    if code in (401, 403):
-        detail = f"log-worker refused the API's credentials ({code}); check LOG_API_TOKEN"
-        return JSONResponse({"detail": detail}, status_code=status.HTTP_502_BAD_GATEWAY)
-    if 400 <= code < 500:
+    if code in PASSED_THROUGH:
         content_type = response.headers.get("content-type", "application/json")
         return Response(body, status_code=code, media_type=content_type)
-    detail = f"log-worker answered {code}"
+    if code in (401, 403):
+        detail = f"log-worker refused the API's credentials ({code}); check LOG_API_TOKEN"
+    else:
+        detail = f"log-worker answered {code}"
+    _log.warning("log_worker_error", status=code)
     return JSONResponse({"detail": detail}, status_code=status.HTTP_502_BAD_GATEWAY)
-
-
-LevelQ = Annotated[LogLevel | None, Query(description="Only this level and above.")]
-SinceQ = Annotated[datetime | None, Query(description="created_at >= since (RFC 3339).")]
-UntilQ = Annotated[datetime | None, Query(description="created_at < until (RFC 3339).")]
-NodeQ = Annotated[str | None, Query(min_length=1, max_length=255, pattern=TEXT)]
-ComponentQ = Annotated[str | None, Query(min_length=1, max_length=64, pattern=TEXT)]
-TextQ = Annotated[
-    str | None,
-    Query(min_length=1, max_length=MAX_QUERY_CHARS, pattern=TEXT, description="Text search."),
-]
-OrderQ = Annotated[Literal["asc", "desc"], Query(description="By record id (time order).")]
-CursorQ = Annotated[
-    str | None,
-    Query(
-        min_length=1, max_length=512, pattern=TEXT, description="next_cursor of a previous page."
-    ),
-]
-LimitQ = Annotated[int | None, Query(ge=1, le=1000, description="Page size.")]
 
 
 @router.get(
     "/{execution_id}/logs",
-    responses={200: {"description": "A page of records (log-worker's format)."}, **UPSTREAM_ERRORS},
+    response_model=LogPage,
+    responses=UPSTREAM_ERRORS,
     summary="Read an execution's logs",
 )
 async def read_logs(
@@ -119,12 +186,23 @@ async def read_logs(
     limit: LimitQ = None,
 ) -> Response:
     """Filtered, keyset-paginated records, proxied to log-worker with the same filters."""
-    params = _filters(level, since, until, node_id, component, q, order, cursor, limit)
+    params = _params(
+        level=level,
+        since=since,
+        until=until,
+        node_id=node_id,
+        component=component,
+        q=q,
+        order=order,
+        cursor=cursor,
+        limit=limit,
+    )
     await _require_execution(session, execution_id)
+    await session.close()
     try:
         response = await worker.get(f"/v1/executions/{execution_id}/logs", params=params)
     except httpx.HTTPError as exc:
-        raise _upstream_failure(exc) from exc
+        raise _unreachable(exc) from exc
     if response.status_code != 200:
         return _bad_upstream(response, response.content)
     return Response(
@@ -137,7 +215,7 @@ async def read_logs(
 @router.get(
     "/{execution_id}/logs/stream",
     responses={
-        200: {"description": "Server-sent events", "content": {"text/event-stream": {}}},
+        200: {"description": "Server-sent events (`log`)", "content": {"text/event-stream": {}}},
         **UPSTREAM_ERRORS,
     },
     response_class=StreamingResponse,
@@ -149,14 +227,24 @@ async def stream_logs(
     worker: WorkerClientDep,
     level: LevelQ = None,
     since: SinceQ = None,
+    until: UntilQ = None,
     node_id: NodeQ = None,
     component: ComponentQ = None,
     q: TextQ = None,
     cursor: CursorQ = None,
-    last_event_id: Annotated[str | None, Header(max_length=512)] = None,
+    last_event_id: Annotated[str | None, Header(max_length=MAX_CURSOR_CHARS, pattern=TEXT)] = None,
 ) -> Response:
-    """Server-sent events from log-worker, streamed through as they arrive."""
-    params = _filters(level, since, None, node_id, component, q, "asc", cursor, None)
+    """Server-sent events from log-worker, relayed as they arrive. Each event id is a
+    position: reconnect with ``Last-Event-ID`` (or ``cursor``) to resume without gap."""
+    params = _params(
+        level=level,
+        since=since,
+        until=until,
+        node_id=node_id,
+        component=component,
+        q=q,
+        cursor=cursor,
+    )
     await _require_execution(session, execution_id)
     await session.close()
     headers = {"accept": "text/event-stream"}
@@ -167,12 +255,12 @@ async def stream_logs(
         f"/v1/executions/{execution_id}/logs/stream",
         params=params,
         headers=headers,
-        timeout=httpx.Timeout(10.0, read=None),
+        timeout=httpx.Timeout(STREAM_CONNECT_TIMEOUT, read=None),
     )
     try:
         upstream = await worker.send(request, stream=True)
     except httpx.HTTPError as exc:
-        raise _upstream_failure(exc) from exc
+        raise _unreachable(exc) from exc
     if upstream.status_code != 200:
         try:
             body = await upstream.aread()
@@ -194,7 +282,7 @@ async def stream_logs(
     return StreamingResponse(
         relay(),
         media_type="text/event-stream",
-        headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
+        headers={"cache-control": "no-store", "x-accel-buffering": "no"},
     )
 
 
@@ -211,11 +299,11 @@ async def ingest_logs(
     session: SessionDep,
     logger: ExecutionLoggerDep,
 ) -> LogIngestAccepted:
-    """Records go through the same producer (buffer, broker, fallback, spool) as the engine's."""
+    """Records go through the same producer (buffer, broker, fallback, spool) as the engine's;
+    the answer carries each record's id."""
     await _require_execution(session, execution_id)
-    ids = []
-    for item in body.records:
-        record = logger.log(
+    ids = [
+        logger.log(
             execution_id,
             item.level,
             item.message,
@@ -223,6 +311,7 @@ async def ingest_logs(
             component=item.component,
             payload=item.payload,
             attempt=item.attempt,
-        )
-        ids.append(record.id)
+        ).id
+        for item in body.records
+    ]
     return LogIngestAccepted(accepted=len(ids), ids=ids)

@@ -1,0 +1,387 @@
+"""docs/operations.md and docs/operations.zh-CN.md, checked against the code and the repository.
+
+The configuration reference tables list exactly the settings the services' Settings classes read,
+in their order, with their real defaults; every command shown in a shell block is a real CLI
+command with real options; every repository path the docs name exists; every setting-like name
+they mention is a real setting (or a compose/deploy variable); every metric they name is
+exported; both languages cover the same sections.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import shlex
+from pathlib import Path
+
+import click
+import pytest
+from pydantic import AliasChoices, BaseModel, SecretStr
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings
+
+REPO = Path(__file__).resolve().parents[2]
+DOCS = {"en": REPO / "docs" / "operations.md", "zh": REPO / "docs" / "operations.zh-CN.md"}
+SERVICES = {
+    "execlog-api": ("execlog_api.settings", "execlog_api.cli"),
+    "execlog-worker": ("execlog_worker.settings", "execlog_worker.cli"),
+}
+DATABASE_NAMES = frozenset({"execlog_api", "execlog_logs"})
+HEADERS = {"en": ("Variable", "Default", "Meaning"), "zh": ("变量", "默认值", "说明")}
+UNSET = "—"
+# Sections every version has, in this order (the guide's, made true for this code).
+SECTIONS = {
+    "en": [
+        "Overview",
+        "Install",
+        "Start",
+        "Configuration reference",
+        "Monitoring",
+        "Troubleshooting",
+        "Tuning",
+        "Scaling",
+        "Production advice",
+        "Degradation",
+        "API compatibility",
+        "Files",
+    ],
+    "zh": [
+        "概述",
+        "安装",
+        "启动",
+        "配置参考",
+        "监控",
+        "故障排查",
+        "性能优化",
+        "扩展",
+        "生产环境建议",
+        "降级",
+        "API 兼容性",
+        "相关文件",
+    ],
+}
+# Upper-case names the docs may mention that are not service settings.
+NOT_SETTINGS = frozenset(
+    {
+        "PEX_ROOT",
+        "PEX_SCRIPT",
+        "REDISCLI_AUTH",
+        "POSTGRES_PASSWORD",
+        "POSTGRES_USER",
+        "EXECLOG_API_DB",
+        "EXECLOG_API_DB_USER",
+        "EXECLOG_API_DB_PASSWORD",
+        "EXECLOG_LOGS_DB",
+        "EXECLOG_LOGS_DB_USER",
+        "EXECLOG_LOGS_DB_PASSWORD",
+        "SENTINEL_MASTER_NAME",
+        "SENTINEL_MASTER_HOST",
+        "SENTINEL_QUORUM",
+        # Proposed for Redis Sentinel support, named as such in the docs.
+        "REDIS_SENTINEL_MASTER",
+        # Celery's and the guide's names, quoted as such.
+        "LLEN",
+        "PONG",
+        "NOAUTH",
+        "LRANGE",
+        "KEYS",
+        "SCAN",
+        "INFO",
+        "BGSAVE",
+        "SIGTERM",
+        "SIGKILL",
+        "SIGHUP",
+        "COPY",
+        "INSERT",
+        "NUL",
+        "TLS",
+        "AOF",
+        "RDB",
+        "HA",
+        "OOM",
+        "CPU",
+        "PID",
+        "URL",
+        "HTTP",
+        "API",
+        "DB",
+        "CLI",
+        "PEX",
+        "JSON",
+        "SSE",
+        "KEDA",
+        "HPA",
+        "PDB",
+        "ID",
+    }
+)
+
+
+# --- settings ----------------------------------------------------------------------------------
+
+
+def settings_class(service: str) -> type[BaseSettings]:
+    cls: object = importlib.import_module(SERVICES[service][0]).Settings
+    assert isinstance(cls, type)
+    assert issubclass(cls, BaseSettings)
+    return cls
+
+
+def _env_bases(cls: type[BaseSettings], name: str, field: FieldInfo) -> list[str]:
+    alias = field.validation_alias
+    if isinstance(alias, str):
+        return [alias.upper()]
+    if isinstance(alias, AliasChoices):
+        return [c.upper() for c in alias.choices if isinstance(c, str)]
+    if field.alias:
+        return [field.alias.upper()]
+    return [(str(cls.model_config.get("env_prefix") or "") + name).upper()]
+
+
+def settings_rows(cls: type[BaseSettings]) -> list[tuple[str, object]]:
+    """(environment variable, default) of every setting, nested models expanded, in order."""
+    delimiter = cls.model_config.get("env_nested_delimiter")
+    rows: list[tuple[str, object]] = []
+    for name, field in cls.model_fields.items():
+        env = _env_bases(cls, name, field)[0]
+        default = field.get_default(call_default_factory=True)
+        annotation = field.annotation
+        if delimiter and isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            for sub in annotation.model_fields:
+                rows.append((f"{env}{delimiter}{sub}".upper(), getattr(default, sub)))
+        else:
+            rows.append((env, default))
+    return rows
+
+
+def format_default(value: object) -> str:
+    """How a default is written in the tables (as the env var value that means it)."""
+    if value is None:
+        return UNSET
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if isinstance(value, bool):
+        return "`true`" if value else "`false`"
+    if isinstance(value, tuple | list):
+        value = ",".join(str(v) for v in value)
+    text = str(value)
+    return f"`{text}`" if text else '`""`'
+
+
+def render_table(cls: type[BaseSettings], meanings: dict[str, str], lang: str) -> str:
+    """The Markdown table for ``cls`` (``meanings`` by variable): what the docs must contain."""
+    head = HEADERS[lang]
+    lines = [f"| {head[0]} | {head[1]} | {head[2]} |", "|---|---|---|"]
+    for env, default in settings_rows(cls):
+        lines.append(f"| `{env}` | {format_default(default)} | {meanings.get(env, '')} |")
+    return "\n".join(lines)
+
+
+def doc_table(lang: str, service: str) -> list[tuple[str, str, str]]:
+    text = DOCS[lang].read_text(encoding="utf-8")
+    match = re.search(
+        rf"<!-- settings:{service} -->\n(.*?)\n<!-- /settings:{service} -->", text, re.S
+    )
+    assert match, f"{DOCS[lang].name}: no settings table for {service}"
+    lines = match.group(1).strip().splitlines()
+    head = HEADERS[lang]
+    assert lines[0] == f"| {head[0]} | {head[1]} | {head[2]} |"
+    assert lines[1] == "|---|---|---|"
+    rows = []
+    for line in lines[2:]:
+        row = re.fullmatch(r"\| `([A-Z0-9_]+)` \| (.+?) \| (.*) \|", line)
+        assert row, f"{DOCS[lang].name}: bad row {line!r}"
+        rows.append((row.group(1), row.group(2), row.group(3)))
+    return rows
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+@pytest.mark.parametrize("lang", sorted(DOCS))
+def test_configuration_reference_is_every_setting_with_its_real_default(
+    lang: str, service: str
+) -> None:
+    expected = [(env, format_default(d)) for env, d in settings_rows(settings_class(service))]
+    rows = doc_table(lang, service)
+    documented = [(env, default) for env, default, _meaning in rows]
+    missing = sorted({e for e, _ in expected} - {e for e, _ in documented})
+    extra = sorted({e for e, _ in documented} - {e for e, _ in expected})
+    assert not missing, f"{DOCS[lang].name}: {service} settings not documented: {missing}"
+    assert not extra, f"{DOCS[lang].name}: {service} has no such settings: {extra}"
+    assert documented == expected, f"{DOCS[lang].name}: order or defaults differ"
+    for env, _default, meaning in rows:
+        assert meaning.strip(), f"{DOCS[lang].name}: {env} has no meaning"
+
+
+# --- structure ---------------------------------------------------------------------------------
+
+
+def headings(lang: str, level: int) -> list[str]:
+    text = DOCS[lang].read_text(encoding="utf-8")
+    text = re.sub(r"```.*?```", "", text, flags=re.S)
+    return re.findall(rf"^{'#' * level} (.+)$", text, re.M)
+
+
+@pytest.mark.parametrize("lang", sorted(DOCS))
+def test_sections_are_the_guides_in_order(lang: str) -> None:
+    found = headings(lang, 2)
+    positions = []
+    for section in SECTIONS[lang]:
+        matches = [i for i, h in enumerate(found) if h.startswith(section)]
+        assert matches, f"{DOCS[lang].name}: no section {section!r} in {found}"
+        positions.append(matches[0])
+    assert positions == sorted(positions)
+
+
+def test_both_languages_have_the_same_shape() -> None:
+    for level in (2, 3):
+        assert len(headings("en", level)) == len(headings("zh", level)), f"level {level}"
+    for lang, other in (("en", "zh"), ("zh", "en")):
+        assert DOCS[other].name in DOCS[lang].read_text(encoding="utf-8")
+    zh = DOCS["zh"].read_text(encoding="utf-8")
+    prose = re.sub(r"```.*?```|`[^`]*`", "", zh, flags=re.S)
+    cjk = len(re.findall(r"[\u4e00-\u9fff]", prose))
+    assert cjk > 3000, "the Chinese version must be written in Chinese"
+
+
+# --- references --------------------------------------------------------------------------------
+
+_PATH = re.compile(
+    r"(?<![\w/.-])((?:deploy|docs|services|libs|tests)/[A-Za-z0-9_.@*/-]+[A-Za-z0-9_*@-])"
+)
+
+
+@pytest.mark.parametrize("lang", sorted(DOCS))
+def test_every_repository_path_named_exists(lang: str) -> None:
+    text = DOCS[lang].read_text(encoding="utf-8")
+    missing = []
+    for path in sorted(set(_PATH.findall(text))):
+        if path.endswith("/.env"):
+            continue
+        if "*" in path:
+            if not list(REPO.glob(path)):
+                missing.append(path)
+        elif not (REPO / path).exists():
+            missing.append(path)
+    assert not missing, f"{DOCS[lang].name} names missing paths: {missing}"
+
+
+def known_names() -> set[str]:
+    names = set(NOT_SETTINGS)
+    for service in SERVICES:
+        names.update(env for env, _ in settings_rows(settings_class(service)))
+    for line in (REPO / "deploy" / "compose" / ".env.example").read_text().splitlines():
+        if "=" in line and not line.startswith("#"):
+            names.add(line.split("=", 1)[0])
+    return names
+
+
+@pytest.mark.parametrize("lang", sorted(DOCS))
+def test_every_setting_name_mentioned_is_real(lang: str) -> None:
+    text = DOCS[lang].read_text(encoding="utf-8")
+    mentioned = set(re.findall(r"`([A-Z][A-Z0-9_]{2,})(?:=[^`]*)?`", text))
+    for block in re.findall(r"```(?:bash|sh|ini|dotenv)\n(.*?)```", text, re.S):
+        mentioned.update(re.findall(r"^(?:export )?([A-Z][A-Z0-9_]{2,})=", block, re.M))
+    unknown = sorted(mentioned - known_names())
+    assert not unknown, f"{DOCS[lang].name} mentions unknown settings: {unknown}"
+
+
+def cli_group(service: str) -> click.Group:
+    module = importlib.import_module(SERVICES[service][1])
+    main = getattr(module, "main", None)
+    assert isinstance(main, click.Group)
+    return main
+
+
+def parse_cli(service: str, argv: list[str]) -> click.Context:
+    group = cli_group(service)
+    ctx = group.make_context(service, list(argv))
+    rest = [*getattr(ctx, "_protected_args", []), *ctx.args]
+    if not rest:
+        rest = [*getattr(ctx, "protected_args", [])]
+    assert rest, f"{service} {argv}: no subcommand"
+    name, cmd, args = group.resolve_command(ctx, rest)
+    assert cmd is not None, f"{service}: unknown command {rest[0]!r}"
+    assert name is not None
+    if isinstance(cmd, click.Group):
+        sub_ctx = cmd.make_context(name, list(args), parent=ctx)
+        sub_rest = [*getattr(sub_ctx, "_protected_args", []), *sub_ctx.args]
+        sub_name, sub_cmd, sub_args = cmd.resolve_command(sub_ctx, sub_rest)
+        assert sub_cmd is not None
+        assert sub_name is not None
+        return sub_cmd.make_context(sub_name, list(sub_args), parent=sub_ctx)
+    return cmd.make_context(name, list(args), parent=ctx)
+
+
+def shell_commands(text: str) -> list[list[str]]:
+    """Every command line of the ```bash blocks, continuation lines joined."""
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", text, re.S):
+        joined = re.sub(r"\\\n\s*", " ", block)
+        for line in joined.splitlines():
+            line = line.split(" #", 1)[0].strip()
+            if not line or line.startswith("#"):
+                continue
+            for part in re.split(r"\s*(?:&&|\|\||;|&$|\|)\s*", line):
+                if part.strip():
+                    commands.append(shlex.split(part.strip().rstrip("&")))
+    return commands
+
+
+@pytest.mark.parametrize("lang", sorted(DOCS))
+def test_every_cli_command_shown_is_real(lang: str) -> None:
+    seen = set()
+    for argv in shell_commands(DOCS[lang].read_text(encoding="utf-8")):
+        while argv and re.fullmatch(r"[A-Z_][A-Z0-9_]*=.*", argv[0]):
+            argv = argv[1:]
+        if argv[:2] == ["sudo", "-u"]:
+            argv = argv[3:]
+        if not argv:
+            continue
+        program = argv[0].rsplit("/", 1)[-1].removesuffix(".pex")
+        if program in SERVICES:
+            ctx = parse_cli(program, argv[1:])
+            seen.add(f"{program} {ctx.command.name}")
+    assert {
+        "execlog-api serve",
+        "execlog-api migrate",
+        "execlog-worker worker",
+        "execlog-worker api",
+        "execlog-worker flower",
+        "execlog-worker migrate",
+    } <= seen
+
+
+def exported_metric_names() -> set[str]:
+    """Metric names the services' metrics code and Flower define (text of their sources)."""
+    sources = [
+        REPO / "services" / "api" / "src" / "execlog_api" / "logger" / "metrics.py",
+        REPO / "services" / "api" / "src" / "execlog_api" / "app.py",
+        REPO / "services" / "log-worker" / "src" / "execlog_worker" / "metrics.py",
+    ]
+    import flower.events
+
+    texts = [p.read_text(encoding="utf-8") for p in sources]
+    texts.append(Path(flower.events.__file__).read_text(encoding="utf-8"))
+    return set(re.findall(r"[\"']((?:execlog|flower)_[a-z_]+)[\"']", "\n".join(texts)))
+
+
+@pytest.mark.parametrize("lang", sorted(DOCS))
+def test_every_metric_named_is_exported(lang: str) -> None:
+    names = exported_metric_names()
+    text = DOCS[lang].read_text(encoding="utf-8")
+    for metric in set(re.findall(r"`((?:execlog|flower)_[a-z_]+)(?:\{[^`]*\})?`", text)):
+        if metric in DATABASE_NAMES:
+            continue
+        base = re.sub(r"_(total|bucket|sum|count|created)$", "", metric)
+        assert base in names or metric in names, f"{DOCS[lang].name}: no metric {metric}"
+
+
+def test_alert_names_in_docs_exist() -> None:
+    import yaml
+
+    with (REPO / "deploy" / "monitoring" / "alerts.yml").open(encoding="utf-8") as handle:
+        alerts = {r["alert"] for g in yaml.safe_load(handle)["groups"] for r in g["rules"]}
+    for lang in DOCS:
+        named = set(re.findall(r"\bExeclog[A-Za-z]+\b", DOCS[lang].read_text(encoding="utf-8")))
+        assert named, lang
+        assert named <= alerts, f"{DOCS[lang].name}: unknown alerts {sorted(named - alerts)}"

@@ -1,0 +1,169 @@
+"""The producer as the API runs it: an ExecutionLogger publishing to Redis through Celery.
+
+Also ``python -m execlog_bench.producer CONFIG_JSON``: log N records in a process of its own
+(closed loop, or paced at a rate), flush, close, and print one JSON line of timings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import redis
+from execlog_api.logger.execution_logger import ExecutionLogger, LoggerConfig
+from execlog_api.logger.transport import BrokerOptions, CelerySender, DeliveryChain, DiskSpool
+from execlog_schema.models import LogBatch
+
+from execlog_bench.data import Shapes
+
+
+@dataclass
+class FlushLog:
+    """(start, end) perf_counter intervals of every broker publish, recorded by the sender."""
+
+    intervals: list[tuple[float, float]] = field(default_factory=list)
+    records: list[int] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class TimedSender(CelerySender):
+    """CelerySender that records when each publish was in flight."""
+
+    def __init__(self, options: BrokerOptions, flushes: FlushLog) -> None:
+        super().__init__(options)
+        self.flushes = flushes
+
+    def send(self, batch: LogBatch) -> None:
+        """Publish and record the interval."""
+        started = time.perf_counter()
+        try:
+            super().send(batch)
+        finally:
+            ended = time.perf_counter()
+            with self.flushes.lock:
+                self.flushes.intervals.append((started, ended))
+                self.flushes.records.append(len(batch.records))
+
+
+def make_logger(
+    redis_url: str,
+    key_prefix: str,
+    *,
+    buffer_size: int,
+    flush_interval: float,
+    max_batch_records: int = 500,
+    spool_dir: Path | None = None,
+    flushes: FlushLog | None = None,
+) -> ExecutionLogger:
+    """An ExecutionLogger wired like the API's (broker -> spool; no HTTP fallback here)."""
+    options = BrokerOptions(url=redis_url, key_prefix=key_prefix)
+    spool = spool_dir or Path(tempfile.mkdtemp(prefix="execlog-bench-spool-"))
+
+    def chain() -> DeliveryChain:
+        sender = TimedSender(options, flushes) if flushes is not None else CelerySender(options)
+        return DeliveryChain(
+            sender, DiskSpool(spool, file_max_bytes=8 << 20, max_bytes=1 << 30), None
+        )
+
+    config = LoggerConfig(
+        buffer_size=buffer_size,
+        flush_interval=flush_interval,
+        max_records=max(10_000, buffer_size * 4),
+        max_batch_records=max_batch_records,
+        default_component="bench",
+    )
+    return ExecutionLogger(chain, config)
+
+
+def delete_prefix(redis_url: str, key_prefix: str) -> int:
+    """Delete every Redis key under ``key_prefix`` (never anything else)."""
+    if not key_prefix:
+        raise ValueError("refusing to delete without a key prefix")
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=f"{key_prefix}*", count=1000))
+        for i in range(0, len(keys), 500):
+            client.delete(*keys[i : i + 500])
+        return len(keys)
+    finally:
+        client.close()
+
+
+async def produce(
+    logger: ExecutionLogger,
+    n: int,
+    rate: float | None,
+    start_at: int = 0,
+    single_execution: str | None = None,
+) -> float:
+    """Log ``n`` records (closed loop, or ``rate`` per second in 1 ms ticks); returns t_first."""
+    shapes = Shapes()
+    kwargs = [shapes.kwargs(start_at + i) for i in range(min(n, 10_000))]
+    if single_execution is not None:
+        for kw in kwargs:
+            kw["execution_id"] = single_execution
+    log = logger.log
+    t_first = time.monotonic()
+    if rate is None:
+        for i in range(n):
+            log(**kwargs[i % len(kwargs)])
+            if i % 200 == 199:
+                await asyncio.sleep(0)
+        return t_first
+    i = 0
+    began = time.monotonic()
+    while i < n:
+        target = min(n, int((time.monotonic() - began) * rate) + 1)
+        while i < target:
+            log(**kwargs[i % len(kwargs)])
+            i += 1
+        await asyncio.sleep(0.001)
+    return t_first
+
+
+async def _main(config: dict[str, Any]) -> dict[str, Any]:
+    logger = make_logger(
+        config["redis_url"],
+        config["key_prefix"],
+        buffer_size=int(config["buffer_size"]),
+        flush_interval=float(config["flush_interval"]),
+        max_batch_records=int(config.get("max_batch_records", 500)),
+    )
+    logger.start()
+    t_first = await produce(
+        logger,
+        int(config["records"]),
+        config.get("rate"),
+        int(config.get("offset", 0)),
+        config.get("single_execution"),
+    )
+    t_logged = time.monotonic()
+    await logger.flush(timeout=120)
+    t_flushed = time.monotonic()
+    await logger.aclose(timeout=30)
+    return {
+        "t_first": t_first,
+        "t_logged": t_logged,
+        "t_flushed": t_flushed,
+        "records": int(config["records"]),
+        "dropped": logger.metrics.dropped_total(),
+    }
+
+
+def main() -> None:
+    """Entry point of the producer process."""
+    config = orjson.loads(sys.argv[1])
+    result = asyncio.run(_main(config))
+    sys.stdout.write(orjson.dumps(result).decode() + "\n")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""The end-to-end configurations: the guide's pipeline, the optimised one, and the ablations."""
+
+from __future__ import annotations
+
+from execlog_bench.pipeline import ProducerConfig, WorkerConfig
+from execlog_bench.sec_e2e import Scenario
+
+NAIVE_WORKER_ENV: dict[str, str] = {
+    "WORKER_COALESCE": "false",
+    "WRITE_METHOD": "unnest",
+    "WORKER_PREFETCH_MULTIPLIER": "1",
+}
+"""The guide's worker: one message per task, unnest, prefetch 1."""
+
+TUNED_WORKER_ENV: dict[str, str] = {
+    "WORKER_COALESCE": "true",
+    "WRITE_METHOD": "copy",
+    "WORKER_PREFETCH_MULTIPLIER": "64",
+}
+"""Coalescing worker: queued messages written together, COPY + staging, deep prefetch."""
+
+NAIVE_PRODUCER = ProducerConfig(buffer_size=50, max_batch_records=50)
+"""Size trigger as a cap: every message holds 50 records."""
+B50_PRODUCER = ProducerConfig(buffer_size=50, max_batch_records=500)
+"""Size trigger as a minimum: a flush takes everything waiting, up to 500."""
+TUNED_PRODUCER = ProducerConfig(buffer_size=500, max_batch_records=500)
+
+
+def _with(env: dict[str, str], **changes: str) -> dict[str, str]:
+    return {**env, **changes}
+
+
+def main_scenarios(workers: list[int]) -> list[Scenario]:
+    """The headline table: the guide's pipeline, batch 50 optimised and tuned, 1 and 2 workers."""
+    out = [
+        Scenario(
+            "naive_w2",
+            "guide pipeline: 50/message (cap), 1 message per task, unnest, prefetch 1",
+            NAIVE_PRODUCER,
+            WorkerConfig(2, NAIVE_WORKER_ENV),
+        )
+    ]
+    for w in workers:
+        out.append(
+            Scenario(
+                f"b50_w{w}",
+                f"batch 50 (minimum), coalescing worker, {w} process{'es' if w > 1 else ''}",
+                B50_PRODUCER,
+                WorkerConfig(w, TUNED_WORKER_ENV),
+            )
+        )
+    for w in workers:
+        out.append(
+            Scenario(
+                f"tuned_w{w}",
+                f"batch 500, coalescing worker, {w} process{'es' if w > 1 else ''}",
+                TUNED_PRODUCER,
+                WorkerConfig(w, TUNED_WORKER_ENV),
+            )
+        )
+    return out
+
+
+def drain_scenarios(workers: list[int]) -> list[Scenario]:
+    """A queue full of 50-record messages, drained by the guide's worker and the coalescing one."""
+    out = [
+        Scenario(
+            "drain_naive_w2",
+            "drain 50-record messages: 1 message per task (guide)",
+            NAIVE_PRODUCER,
+            WorkerConfig(2, NAIVE_WORKER_ENV),
+            mode="drain",
+            group="drain",
+        )
+    ]
+    for w in workers:
+        out.append(
+            Scenario(
+                f"drain_coalesce_w{w}",
+                f"drain 50-record messages: coalescing worker, {w} process{'es' if w > 1 else ''}",
+                NAIVE_PRODUCER,
+                WorkerConfig(w, TUNED_WORKER_ENV),
+                mode="drain",
+                group="drain",
+            )
+        )
+    return out
+
+
+def ablation_scenarios() -> list[Scenario]:
+    """Batch 50, 2 processes: the optimised pipeline with one thing reverted at a time."""
+    base = WorkerConfig(2, TUNED_WORKER_ENV)
+    return [
+        Scenario(
+            "abl_all",
+            "all optimisations (= b50_w2)",
+            B50_PRODUCER,
+            base,
+            group="ablation",
+        ),
+        Scenario(
+            "abl_producer_cap",
+            "- producer size trigger as a cap (50/message)",
+            NAIVE_PRODUCER,
+            base,
+            group="ablation",
+        ),
+        Scenario(
+            "abl_no_coalesce",
+            "- worker coalescing (1 message per task)",
+            B50_PRODUCER,
+            WorkerConfig(2, _with(TUNED_WORKER_ENV, WORKER_COALESCE="false")),
+            group="ablation",
+        ),
+        Scenario(
+            "abl_prefetch1",
+            "- deep prefetch (prefetch multiplier 1)",
+            B50_PRODUCER,
+            WorkerConfig(2, _with(TUNED_WORKER_ENV, WORKER_PREFETCH_MULTIPLIER="1")),
+            group="ablation",
+        ),
+        Scenario(
+            "abl_unnest",
+            "- COPY + staging (unnest ON CONFLICT instead)",
+            B50_PRODUCER,
+            WorkerConfig(2, _with(TUNED_WORKER_ENV, WRITE_METHOD="unnest")),
+            group="ablation",
+        ),
+    ]
