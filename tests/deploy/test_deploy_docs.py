@@ -308,8 +308,12 @@ def parse_cli(service: str, argv: list[str]) -> click.Context:
         sub_name, sub_cmd, sub_args = cmd.resolve_command(sub_ctx, sub_rest)
         assert sub_cmd is not None
         assert sub_name is not None
-        return sub_cmd.make_context(sub_name, list(sub_args), parent=sub_ctx)
-    return cmd.make_context(name, list(args), parent=ctx)
+        leaf = sub_cmd.make_context(sub_name, list(sub_args), parent=sub_ctx)
+        assert not leaf.args, f"{argv}: options the CLI does not know: {leaf.args}"
+        return leaf
+    sub = cmd.make_context(name, list(args), parent=ctx)
+    assert not sub.args, f"{argv}: options the CLI does not know: {sub.args}"
+    return sub
 
 
 def shell_commands(text: str) -> list[list[str]]:

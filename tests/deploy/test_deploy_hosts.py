@@ -115,7 +115,9 @@ def parse_cli(service: str, argv: list[str]) -> click.Context:
     name, cmd, args = group.resolve_command(ctx, rest)
     assert cmd is not None, f"{service}: unknown command {rest[0]!r}"
     assert name is not None
-    return cmd.make_context(name, list(args), parent=ctx)
+    sub = cmd.make_context(name, list(args), parent=ctx)
+    assert not sub.args, f"{argv}: options the CLI does not know: {sub.args}"
+    return sub
 
 
 def split_pex_command(argv: list[str]) -> tuple[str, list[str], list[str]]:

@@ -31,6 +31,7 @@ K8S = REPO / "deploy" / "k8s"
 BASE = K8S / "base"
 OVERLAYS = sorted(p for p in (K8S / "overlays").iterdir() if p.is_dir())
 SECRETS_EXAMPLE = K8S / "examples" / "secrets.example.yaml"
+ENTRYPOINT = "/app/venv/pex"
 K8S_VERSIONS = ("1.27", kubernetes_validate.latest_version())
 
 Doc = dict[str, Any]
@@ -113,7 +114,9 @@ def parse_cli(service: str, argv: list[str]) -> click.Context:
     name, cmd, args = group.resolve_command(ctx, rest)
     assert cmd is not None, f"{service}: unknown command {rest[0]!r}"
     assert name is not None
-    return cmd.make_context(name, list(args), parent=ctx)
+    sub = cmd.make_context(name, list(args), parent=ctx)
+    assert not sub.args, f"{argv}: options the CLI does not know: {sub.args}"
+    return sub
 
 
 # --- loading and rendering the manifests ------------------------------------------------------
@@ -266,10 +269,9 @@ def cli_argv(container: dict[str, Any]) -> list[str]:
 
 
 def pex_argv(command: list[str]) -> list[str]:
-    """The CLI arguments of an exec probe ``python3.11 /app/<service>.pex ARGS...``."""
-    assert command[0].startswith("python3"), command
-    assert command[1].startswith("/app/"), command
-    return command[2:]
+    """The CLI arguments of an exec probe ``/app/venv/pex ARGS...`` (the image's entry point)."""
+    assert command[0] == ENTRYPOINT, command
+    return command[1:]
 
 
 def parse_memory(quantity: str) -> int:
@@ -663,3 +665,49 @@ def test_kubectl_kustomize_renders_the_same_objects(directory: Path) -> None:
         assert doc["metadata"].get("labels") == mine["metadata"].get("labels")
         assert doc["metadata"].get("namespace") == mine["metadata"].get("namespace")
         assert doc["spec"] == mine["spec"] if "spec" in doc else doc.get("data") == mine.get("data")
+
+
+@pytest.mark.parametrize("name", sorted(RENDERED))
+def test_api_reaches_the_log_worker_api_service_with_the_shared_token(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = RENDERED[name]
+    settings: dict[str, Any] = {}
+    for doc, _pod, container in containers(docs):
+        if doc["kind"] == "Deployment":
+            env, _ = container_env(docs, container)
+            service = service_of(container)
+            settings[cli_argv(container)[0]] = load_settings(service, env, monkeypatch)
+    api, log_api, flower = settings["serve"], settings["api"], settings["flower"]
+    svc = find(docs, "Service", "execlog-log-worker-api")
+    namespace = svc["metadata"].get("namespace")
+    hosts = {svc["metadata"]["name"]} | (
+        {f"execlog-log-worker-api.{namespace}"} if namespace else set()
+    )
+    port = svc["spec"]["ports"][0]["port"]
+    assert port == log_api.api_port
+    assert api.log_worker_url in {f"http://{host}:{port}" for host in hosts}
+    token = api.log_api_token.get_secret_value()
+    assert token, "the log-worker API refuses to serve without LOG_API_TOKEN"
+    assert token == log_api.log_api_token.get_secret_value()
+    assert flower.flower_basic_auth is not None, "the flower command refuses to run without it"
+    assert api.broker_url == log_api.broker_url == settings["worker"].broker_url
+    assert api.broker_key_prefix == settings["worker"].broker_key_prefix
+
+
+@pytest.mark.parametrize("name", sorted(RENDERED))
+def test_pods_meet_the_restricted_pod_security_standard(name: str) -> None:
+    for doc, pod in pod_specs(RENDERED[name]):
+        context = pod["securityContext"]
+        assert context["runAsNonRoot"] is True, doc["metadata"]["name"]
+        assert context["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert pod["automountServiceAccountToken"] is False
+        for volume in pod.get("volumes", []):
+            assert set(volume) - {"name"} <= {"emptyDir", "configMap", "secret", "projected"}
+        for container in [*pod.get("initContainers", []), *pod["containers"]]:
+            security = container["securityContext"]
+            assert security["allowPrivilegeEscalation"] is False
+            assert security["readOnlyRootFilesystem"] is True
+            assert security["capabilities"] == {"drop": ["ALL"]}
+            mounts = {m["mountPath"] for m in container.get("volumeMounts", [])}
+            assert "/tmp" in mounts, "Python and Celery need a writable /tmp"  # noqa: S108

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -203,7 +204,7 @@ def blackhole() -> Iterator[Blackhole]:
     server.close()
 
 
-def queued_messages(redis_url: str, key: str) -> list[dict[str, object]]:
+def queued_messages(redis_url: str, key: str) -> list[dict[str, Any]]:
     """The kombu messages waiting in Redis list ``key`` (oldest first)."""
     client = redis.Redis.from_url(redis_url)
     try:
@@ -213,7 +214,7 @@ def queued_messages(redis_url: str, key: str) -> list[dict[str, object]]:
     return [json.loads(item) for item in reversed(raw)]
 
 
-def task_batches(messages: list[dict[str, object]]) -> list[dict[str, object]]:
+def task_batches(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The LogBatch wire dicts carried by kombu task messages (protocol 2)."""
     batches = []
     for message in messages:
@@ -342,6 +343,7 @@ async def running_app(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClie
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
             yield client, app
+    assert services_of(app).logger.metrics.dropped_total() == 0
 
 
 def services_of(app: FastAPI) -> Services:

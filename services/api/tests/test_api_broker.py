@@ -50,13 +50,14 @@ def closing() -> Iterator[list[ExecutionLogger]]:
     yield loggers
     for logger in loggers:
         logger.close(timeout=10)
+        assert logger.metrics.dropped_total() == 0
 
 
 async def wait_for_queue(redis_url: str, key: str, records: int, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         batches = task_batches(queued_messages(redis_url, key))
-        if sum(len(b["records"]) for b in batches) >= records:  # type: ignore[arg-type]
+        if sum(len(b["records"]) for b in batches) >= records:
             return
         if time.monotonic() > deadline:
             raise AssertionError(f"only {len(batches)} batches arrived")

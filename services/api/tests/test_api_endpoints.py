@@ -15,12 +15,12 @@ from conftest import (
     task_batches,
     wait_finished,
 )
+from execlog_api.logger import get_execution_logger
+from execlog_api.logger.hygiene import REDACTED
+from execlog_api.settings import Settings
 from execlog_schema.codec import decode_batch
 from execlog_schema.models import LogRecord
 from execlog_schema.wire import QUEUE_NAME
-
-from execlog_api.logger.hygiene import REDACTED
-from execlog_api.settings import Settings
 
 
 def shipped_records(settings: Settings, execution_id: str) -> list[LogRecord]:
@@ -132,7 +132,7 @@ async def test_api_http_step_and_allowed_hosts(
     assert output["status_code"] == 200
     assert bad_body["status"] == "failed"
     assert denied.status_code == 422
-    assert "HTTP_STEP_ALLOWED_HOSTS" in denied.text
+    assert "HTTP_STEP_ALLOWED_HOSTS" in denied.json()["message"]
 
 
 async def test_api_invalid_input_is_422_with_message(api_settings: Settings) -> None:
@@ -294,6 +294,8 @@ async def test_api_health_ready_metrics_and_request_id(api_settings: Settings) -
         await start(client, {"steps": [{"kind": "echo", "message": "x"}]})
         metrics = await client.get("/metrics")
         docs = await client.get("/openapi.json")
+        singleton = get_execution_logger()
+    assert singleton is services_of(_app).logger
     assert health.status_code == 200
     assert health.json() == {"status": "ok", "checks": {}}
     assert health.headers["x-request-id"] == "req-42"

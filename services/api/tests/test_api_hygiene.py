@@ -112,7 +112,7 @@ class Opaque:
 def test_api_converts_non_json_values_predictably(redactor: Redactor) -> None:
     u = uuid.UUID("12345678-1234-5678-1234-567812345678")
     u7 = uuid_utils.uuid7()
-    value: dict[str, Any] = {
+    value: dict[Any, Any] = {
         "datetime": dt.datetime(2024, 5, 1, 12, 30, tzinfo=dt.UTC),
         "naive": dt.datetime(2024, 5, 1, 12, 30),
         "date": dt.date(2024, 5, 1),

@@ -17,7 +17,7 @@ from execlog_schema.builder import make_producer, new_batch, new_record
 from execlog_schema.codec import batch_to_wire, encode_batch
 from execlog_worker.api.app import create_app
 from execlog_worker.api.cursor import TailPosition
-from execlog_worker.api.queries import LogFilters, tail_poll
+from execlog_worker.api.queries import LogFilters, fetch_watermark, tail_poll
 from execlog_worker.settings import Settings
 from execlog_worker.writer import LogWriter
 
@@ -141,7 +141,12 @@ async def test_worker_api_pagination_no_gap_no_repeat(
 
     async with pool.acquire() as conn:
         poll = await tail_poll(
-            conn, execution, LogFilters(), TailPosition.decode(pages[0]["tail_cursor"]), 1000
+            conn,
+            execution,
+            LogFilters(),
+            TailPosition.decode(pages[0]["tail_cursor"]),
+            1000,
+            watermark=await fetch_watermark(conn),
         )
     assert {item["id"] for _, item in poll.rows} == {str(r.id) for r in late}
 

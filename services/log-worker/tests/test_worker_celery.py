@@ -128,10 +128,28 @@ async def test_worker_celery_consumes_rejects_and_survives_db_outage(
         await conn.close()
         _stop(worker)
     log_text = log_path.read_text(errors="replace")
-    print(log_text)
     assert worker.returncode == 0, log_text[-3000:]
     assert "write failed, retrying" in log_text
     assert "Traceback" not in log_text, log_text[-3000:]
+
+
+async def test_worker_celery_queue_length_counts_the_prefixed_queue(
+    settings: Settings, make_batch: Any
+) -> None:
+    from execlog_schema.wire import QUEUE_NAME
+    from execlog_worker.metrics import QueueLengthCollector
+
+    producer = _producer(settings)
+    collector = QueueLengthCollector(settings.broker_url, settings.queue_key, QUEUE_NAME)
+    assert collector.queue_length() == 0
+    for _ in range(3):
+        await asyncio.to_thread(producer.send_task, TASK_NAME, args=[batch_to_wire(make_batch(1))])
+    await asyncio.to_thread(
+        producer.send_task, TASK_NAME, args=[batch_to_wire(make_batch(1))], priority=9
+    )
+    assert collector.queue_length() == 4
+    samples = {m.name: m.samples[0].value for m in collector.collect()}
+    assert samples == {"execlog_broker_up": 1, "execlog_queue_length": 4}
 
 
 async def _eq(value: Awaitable[int], expected: int) -> bool:

@@ -17,7 +17,7 @@ import uvicorn
 from execlog_schema.builder import make_producer, new_batch, new_record
 from execlog_worker.api.app import create_app
 from execlog_worker.api.cursor import START
-from execlog_worker.api.queries import LogFilters, tail_poll
+from execlog_worker.api.queries import LogFilters, fetch_watermark, tail_poll
 from execlog_worker.settings import Settings
 from execlog_worker.writer import LogWriter
 
@@ -109,26 +109,60 @@ async def test_worker_sse_tail_waits_for_slower_transaction(
 ) -> None:
     execution = uuid4()
     writer = LogWriter(pool)
-    slow_batch = _batch(execution, 1, "slow")
     slow = await asyncpg.connect(migrated.asyncpg_dsn)
     try:
         tx = slow.transaction()
         await tx.start()
         # The slow writer inserts first (smaller txid and seq) but commits last.
-        await LogWriter._unnest(slow, [_row(slow_batch)])
+        await LogWriter._unnest(slow, [_row(_batch(execution, 1, "slow"))])
         slow_txid = int(await slow.fetchval("SELECT pg_current_xact_id()::text::bigint"))
         await writer.write_batches([_batch(execution, 2, "fast")])
         async with pool.acquire() as conn:
-            poll = await tail_poll(conn, execution, LogFilters(), START, 100)
-        # "fast" is committed, but a transaction below it is still open: hold it back.
+            mark = await fetch_watermark(conn)
+            poll = await tail_poll(conn, execution, LogFilters(), START, 100, watermark=mark)
+        # "fast" is committed, but an older writer is still open: the tail holds it back.
+        assert mark == slow_txid
         assert poll.rows == []
-        assert poll.position.txid <= slow_txid
         await tx.commit()
         async with pool.acquire() as conn:
-            poll2 = await tail_poll(conn, execution, LogFilters(), poll.position, 100)
+            mark = await fetch_watermark(conn)
+            poll2 = await tail_poll(
+                conn, execution, LogFilters(), poll.position, 100, watermark=mark
+            )
         assert [item["message"] for _, item in poll2.rows] == ["slow 0", "fast 0", "fast 1"]
     finally:
         await slow.close()
+
+
+async def test_worker_sse_unrelated_transactions_do_not_hold_readers_back(
+    pool: asyncpg.Pool,
+    migrated: Settings,
+    database_server_url: str,
+    auth: dict[str, str],
+    server: str,
+) -> None:
+    from execlog_db.url import to_asyncpg_dsn
+
+    execution = uuid4()
+    others = [
+        await asyncpg.connect(migrated.asyncpg_dsn),
+        await asyncpg.connect(to_asyncpg_dsn(database_server_url)),
+    ]
+    try:
+        for conn in others:
+            await conn.execute("BEGIN")
+            await conn.fetchval("SELECT pg_current_xact_id()")
+        await LogWriter(pool, "copy").write_batches([_batch(execution, 2, "fresh")])
+        url = f"{server}/v1/executions/{execution}/logs"
+        async with httpx.AsyncClient(timeout=10) as client:
+            listing = (await client.get(url, headers=auth)).json()
+            assert [i["message"] for i in listing["items"]] == ["fresh 0", "fresh 1"]
+            async with client.stream("GET", f"{url}/stream", headers=auth) as resp:
+                tail = await asyncio.wait_for(_take(_events(resp), 2), 10)
+        assert len(tail) == 2
+    finally:
+        for conn in others:
+            await conn.close()
 
 
 def _row(batch: Any) -> tuple[Any, ...]:

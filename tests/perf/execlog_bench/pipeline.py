@@ -172,6 +172,18 @@ def temp_workdir() -> Path:
     return Path(tempfile.mkdtemp(prefix="execlog-bench-"))
 
 
+def purge_queue(stack: Stack) -> None:
+    """Drop whatever a failed run left in this stack's queue (its own key prefix only)."""
+    client = stack.redis_client()
+    try:
+        for pattern in (f"{stack.key_prefix}logs*", f"{stack.key_prefix}unacked*"):
+            keys = list(client.scan_iter(match=pattern, count=500))
+            if keys:
+                client.delete(*keys)
+    finally:
+        client.close()
+
+
 async def sleep_until_idle(stack: Stack, timeout: float = 60.0) -> bool:
     """Wait until the stack's queue is empty (nothing waiting or unacked)."""
     deadline = time.monotonic() + timeout

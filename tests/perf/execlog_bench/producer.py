@@ -59,6 +59,7 @@ def make_logger(
     buffer_size: int,
     flush_interval: float,
     max_batch_records: int = 500,
+    max_records: int = 10_000,
     spool_dir: Path | None = None,
     flushes: FlushLog | None = None,
 ) -> ExecutionLogger:
@@ -75,7 +76,8 @@ def make_logger(
     config = LoggerConfig(
         buffer_size=buffer_size,
         flush_interval=flush_interval,
-        max_records=max(10_000, buffer_size * 4),
+        max_records=max(max_records, buffer_size * 4),
+        max_bytes=max(32 << 20, max_records * 1024),
         max_batch_records=max_batch_records,
         default_component="bench",
     )
@@ -135,6 +137,7 @@ async def _main(config: dict[str, Any]) -> dict[str, Any]:
         buffer_size=int(config["buffer_size"]),
         flush_interval=float(config["flush_interval"]),
         max_batch_records=int(config.get("max_batch_records", 500)),
+        max_records=int(config["records"]) + 10_000,
     )
     logger.start()
     t_first = await produce(
@@ -154,7 +157,17 @@ async def _main(config: dict[str, Any]) -> dict[str, Any]:
         "t_flushed": t_flushed,
         "records": int(config["records"]),
         "dropped": logger.metrics.dropped_total(),
+        "spooled": _sum_samples(logger, "execlog_spooled_records_total"),
     }
+
+
+def _sum_samples(logger: ExecutionLogger, sample: str) -> float:
+    return sum(
+        s.value
+        for metric in logger.metrics.registry.collect()
+        for s in metric.samples
+        if s.name == sample
+    )
 
 
 def main() -> None:

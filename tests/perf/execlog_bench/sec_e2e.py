@@ -24,6 +24,7 @@ from execlog_bench.pipeline import (
     WorkerConfig,
     plain_copy_rate,
     producer_result,
+    purge_queue,
     run_producer,
     sleep_until_idle,
     start_producer,
@@ -68,6 +69,7 @@ async def _pipeline_run(stack: Stack, sc: Scenario, records: int) -> dict[str, A
         "seconds": elapsed,
         "producer_rows_per_s": records / max(1e-9, prod["t_flushed"] - prod["t_first"]),
         "dropped": prod["dropped"],
+        "spooled": prod["spooled"],
         "trace": _trace(progress.trace, prod["t_first"]),
     }
 
@@ -97,6 +99,7 @@ async def _drain_run(stack: Stack, sc: Scenario, records: int) -> dict[str, Any]
         "messages_queued": queued,
         "producer_rows_per_s": records / max(1e-9, prod["t_flushed"] - prod["t_first"]),
         "dropped": prod["dropped"],
+        "spooled": prod["spooled"],
         "trace": _trace(progress.trace, t_a),
     }
 
@@ -111,7 +114,8 @@ async def run_scenario(stack: Stack, sc: Scenario, *, records: int, runs: int) -
     results = []
     copies = []
     for _ in range(runs):
-        await sleep_until_idle(stack)
+        if not await sleep_until_idle(stack, timeout=5.0):
+            purge_queue(stack)
         copies.append(await plain_copy_rate(stack.logs_database_url, records))
         run = _drain_run if sc.mode == "drain" else _pipeline_run
         results.append(await run(stack, sc, records))
@@ -133,6 +137,7 @@ async def run_scenario(stack: Stack, sc: Scenario, *, records: int, runs: int) -
         "producer_rows_per_s": summary([r["producer_rows_per_s"] for r in good]),
         "errors": [r["error"] for r in results if "error" in r],
         "dropped": sum(r.get("dropped", 0) for r in results),
+        "spooled": sum(r.get("spooled", 0) for r in results),
         "trace": good[0]["trace"] if good else [],
         "notes": sc.notes,
         "finished_at": time.time(),

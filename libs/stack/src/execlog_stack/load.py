@@ -385,6 +385,18 @@ class LoadDriver:
         self.ledger.by_execution.setdefault(execution_id, [])
         return execution_id
 
+    async def create_executions(
+        self, count: int, steps: list[dict[str, Any]] | None = None
+    ) -> list[uuid.UUID]:
+        """Start ``count`` executions (up to ``concurrency`` requests at once); their ids."""
+        sem = asyncio.Semaphore(self.concurrency)
+
+        async def one() -> uuid.UUID:
+            async with sem:
+                return await self.create_execution(steps)
+
+        return list(await asyncio.gather(*(one() for _ in range(count))))
+
     def _records(
         self, execution_id: uuid.UUID, count: int, size: int
     ) -> tuple[int, list[dict[str, Any]]]:
@@ -478,25 +490,38 @@ class LoadDriver:
         """Stored rows of every execution of this run (read from the logs database)."""
         return await self.db.rows(self.ledger.executions)
 
-    async def wait_stored(self, timeout: float = 60.0, *, settle: float = 0.0) -> LoadReport:
+    async def wait_stored(
+        self, timeout: float = 60.0, *, settle: float = 0.0, stable_for: float | None = None
+    ) -> LoadReport:
         """Poll the logs database until every produced id is stored (or ``timeout``); report.
 
-        ``settle`` keeps watching that long after completion so late duplicates are caught.
+        ``stable_for``: also stop once the stored count has not changed for that many seconds
+        (for runs that lose records by design). ``settle`` keeps watching that long after
+        completion so late duplicates are caught.
         """
         deadline = time.monotonic() + timeout
         wait_from = self.produced_at or time.monotonic()
         expected = len(self.ledger)
         executions = self.ledger.executions
         delay = 0.05
+        last_count = -1
+        last_change = time.monotonic()
+        drained = wait_from
         while True:
+            now = time.monotonic()
             with contextlib.suppress(OSError, asyncpg.PostgresError, asyncio.TimeoutError):
-                if await self.db.count(executions, self.run_id) >= expected:
+                count = await self.db.count(executions, self.run_id)
+                if count != last_count:
+                    last_count, last_change, drained = count, now, time.monotonic()
+                if count >= expected:
                     break
-            if time.monotonic() >= deadline:
+            if stable_for is not None and now - last_change >= stable_for:
+                break
+            if now >= deadline:
+                drained = time.monotonic()
                 break
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, 0.5)
-        drained = time.monotonic()
         if settle > 0:
             await asyncio.sleep(settle)
         report = compare(self.ledger, await self.stored_rows(), self.run_id)

@@ -182,6 +182,11 @@ def install_error_handlers(app: FastAPI) -> None:
                 {"detail": errors, "message": f"invalid request: {_summary(errors)}"},
                 status_code=422,
             )
+        if exc.status_code == 422 and isinstance(exc.detail, list):
+            return JSONResponse(
+                {"detail": exc.detail, "message": f"invalid request: {_summary(exc.detail)}"},
+                status_code=422,
+            )
         return await http_exception_handler(request, exc)
 
     async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:

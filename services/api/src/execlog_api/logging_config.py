@@ -59,3 +59,4 @@ def configure_logging(fmt: str = "json", level: str = "INFO") -> None:
         named.handlers = []
         named.propagate = True
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

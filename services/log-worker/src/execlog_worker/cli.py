@@ -52,11 +52,17 @@ def _run(settings: Settings, body: Callable[[Any], Awaitable[T]]) -> T:
         finally:
             await pool.close()
 
+    import asyncpg  # type: ignore[import-untyped,unused-ignore]
+
     try:
         return asyncio.run(main())
     except (OSError, TimeoutError) as exc:
         raise click.ClickException(
             f"database {settings.database_url_redacted} unreachable: {describe(exc)}"
+        ) from None
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise click.ClickException(
+            f"database {settings.database_url_redacted}: {describe(exc)}"
         ) from None
 
 
@@ -165,7 +171,7 @@ def _ensure_partitions_once(settings: Settings) -> None:
 
     try:
         created = _run(settings.model_copy(update={"db_pool_min_size": 1}), body)
-    except (click.ClickException, Exception) as exc:
+    except Exception as exc:
         message = exc.format_message() if isinstance(exc, click.ClickException) else describe(exc)
         log.warning("partition ensure at start failed; children will retry", error=message)
         return
@@ -218,6 +224,8 @@ def migrate(skip_partitions: bool) -> None:
     """Apply the migrations (idempotent, safe from two processes at once), ensure partitions."""
     settings = _settings()
     _logging(settings)
+    from sqlalchemy.exc import DBAPIError
+
     from execlog_worker.db import migrate as run_migrate
     from execlog_worker.errors import describe
     from execlog_worker.partitions import ensure_partitions
@@ -227,6 +235,11 @@ def migrate(skip_partitions: bool) -> None:
     except (OSError, TimeoutError) as exc:
         raise click.ClickException(
             f"database {settings.database_url_redacted} unreachable: {describe(exc)}"
+        ) from None
+    except DBAPIError as exc:
+        cause = exc.orig if exc.orig is not None else exc
+        raise click.ClickException(
+            f"migration failed on {settings.database_url_redacted}: {describe(cause)}"
         ) from None
     click.echo("migrations: at head")
     if skip_partitions:

@@ -79,6 +79,7 @@ CREATE_STAGING_SQL = (
     + ", ".join(f"{c} {t}" for c, t in zip(COLUMNS, TYPES, strict=True))
     + ") ON COMMIT DELETE ROWS"
 )
+LOCK_SQL = "LOCK TABLE execution_logs IN ROW EXCLUSIVE MODE"
 FROM_STAGING_SQL = (
     f"INSERT INTO execution_logs ({_COLS}) SELECT {_COLS} FROM {STAGING} "
     "ON CONFLICT (id, created_at) DO NOTHING"
@@ -195,6 +196,9 @@ class LogWriter:
         for attempt in (1, 2):
             try:
                 async with conn.transaction():
+                    # Lock before the staging COPY assigns an xid: readers' watermark relies
+                    # on every writer holding this lock while it has an xid.
+                    await conn.execute(LOCK_SQL)
                     await conn.copy_records_to_table(STAGING, records=rows, columns=COLUMNS)
                     status: str = await conn.execute(FROM_STAGING_SQL)
                 return int(status.rsplit(" ", 1)[-1])

@@ -60,6 +60,7 @@ class LoggerConfig:
     max_batch_records: int = MAX_RECORDS_PER_BATCH
     max_batch_bytes: int = 4 * 1024 * 1024
     replay_interval: float = 5.0
+    idle_rescan_interval: float = 60.0
     replay_batches_per_round: int = 50
     shutdown_timeout: float = 30.0
     default_component: str = "api"
@@ -78,7 +79,6 @@ class _State:
     sender: threading.Thread | None = None
     spill: threading.Thread | None = None
     stopping: bool = False
-    replay_pending: bool = True
     next_replay: float = 0.0
 
 
@@ -163,7 +163,6 @@ class ExecutionLogger:
             state.chain = self._chain_factory()
             state.chain.spool.on_append = self.metrics.spooled_bytes.inc
             state.chain.on_failure = self._send_failed
-            state.replay_pending = state.chain.spool.has_pending()
             state.next_replay = self._clock()
             state.sender = threading.Thread(
                 target=self._sender_main, name="execlog-sender", daemon=True
@@ -232,7 +231,7 @@ class ExecutionLogger:
         if taken is not None:
             try:
                 self._spool_now(taken.records, reason="backpressure")
-                self._state.replay_pending = True
+                self._replay_soon()
             finally:
                 buffer.done(taken)
         if not buffer.append(record, size):
@@ -338,13 +337,14 @@ class ExecutionLogger:
                     if state.stopping:
                         return
                     now = self._clock()
-                    if state.replay_pending and now >= state.next_replay:
+                    if now >= state.next_replay:
                         replay = True
                         break
-                    waits = [w for w in (buffer.seconds_until_due(now),) if w is not None]
-                    if state.replay_pending:
-                        waits.append(state.next_replay - now)
-                    buffer.cond.wait(max(0.001, min(waits)) if waits else None)
+                    wait = state.next_replay - now
+                    due = buffer.seconds_until_due(now)
+                    if due is not None:
+                        wait = min(wait, due)
+                    buffer.cond.wait(max(0.001, wait))
             try:
                 if taken is not None:
                     self._ship(state, taken)
@@ -375,14 +375,13 @@ class ExecutionLogger:
             elif route is Route.SPOOL:
                 self._count_spooled(len(batch.records), "send_failed")
                 m.fallbacks.labels(target="spool").inc()
-                state.replay_pending = True
-                state.next_replay = max(state.next_replay, self._clock())
+                self._replay_soon()
             else:
                 m.batches_sent.labels(route=route.value, origin="live").inc()
                 m.records_sent.labels(route=route.value, origin="live").inc(len(batch.records))
                 if route is Route.HTTP:
                     m.fallbacks.labels(target="http").inc()
-                elif not broker_was_ok and state.replay_pending:
+                elif not broker_was_ok:
                     state.next_replay = self._clock()
             m.broker_up.set(1 if chain.broker_breaker.ok else 0)
         finally:
@@ -390,10 +389,25 @@ class ExecutionLogger:
             m.buffer_depth.set(state.buffer.depth)
             m.buffer_bytes.set(state.buffer.nbytes)
 
+    def _replay_soon(self) -> None:
+        state = self._state
+        state.next_replay = min(state.next_replay, self._clock() + self.config.replay_interval)
+
     def _replay(self, state: _State) -> None:
         chain = state.chain
         assert chain is not None
         m = self.metrics
+        now = self._clock()
+        if not chain.spool.has_pending():
+            state.next_replay = now + self.config.idle_rescan_interval
+            return
+        blocked = [chain.broker_breaker]
+        if chain.http is not None:
+            blocked.append(chain.http_breaker)
+        if not any(b.allows() for b in blocked):
+            wait = min(b.seconds_until_probe() for b in blocked)
+            state.next_replay = now + max(0.01, min(wait, self.config.replay_interval))
+            return
 
         def send(batch: LogBatch) -> None:
             route = chain.send_network(batch)
@@ -419,7 +433,6 @@ class ExecutionLogger:
         more = result.stopped_by_error is None and result.batches >= (
             self.config.replay_batches_per_round
         )
-        state.replay_pending = chain.spool.has_pending()
         delay = 0.0 if more else self.config.replay_interval
         state.next_replay = self._clock() + delay
         self._update_spool_gauges()
@@ -438,7 +451,7 @@ class ExecutionLogger:
                 continue
             try:
                 self._spool_now(taken.records, reason="overflow")
-                state.replay_pending = True
+                self._replay_soon()
             finally:
                 buffer.done(taken)
                 self.metrics.buffer_depth.set(buffer.depth)

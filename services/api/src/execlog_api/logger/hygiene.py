@@ -39,6 +39,7 @@ from pydantic import BaseModel
 REDACTED = "[REDACTED]"
 MAX_DEPTH = 32
 MAX_REPR_CHARS = 1000
+CACHE_SIZE = 4096
 
 _WORD_SPLIT = re.compile(r"[^0-9a-zA-Z]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
@@ -61,9 +62,19 @@ class Redactor:
         patterns = {_words(k) for k in keys}
         self._patterns: tuple[tuple[str, ...], ...] = tuple(sorted(p for p in patterns if p))
         self._joined = frozenset("".join(p) for p in self._patterns)
+        self._cache: dict[str, bool] = {}
 
     def is_sensitive(self, key: str) -> bool:
-        """Whether ``key`` names a secret (see module doc for the matching rule)."""
+        """Whether ``key`` names a secret (see module doc for the matching rule); memoized."""
+        known = self._cache.get(key)
+        if known is None:
+            known = self._match(key)
+            if len(self._cache) >= CACHE_SIZE:
+                self._cache.clear()
+            self._cache[key] = known
+        return known
+
+    def _match(self, key: str) -> bool:
         words = _words(key)
         if not words:
             return False
@@ -97,7 +108,12 @@ class Redactor:
         return str(key)
 
     def _convert(self, value: object, depth: int, seen: set[int]) -> JSONValue:
-        if value is None or isinstance(value, bool | str):
+        kind = type(value)
+        if kind is str or kind is int or kind is bool or value is None:
+            return value  # type: ignore[return-value]
+        if kind is float:
+            return _float(value)  # type: ignore[arg-type]
+        if isinstance(value, bool | str):
             return value
         if isinstance(value, int) and not isinstance(value, enum.Enum):
             return int(value)

@@ -90,6 +90,7 @@ def make_celery_app(options: BrokerOptions, name: str = "execlog_api") -> Celery
         "socket_timeout": options.socket_timeout,
         "socket_connect_timeout": options.connect_timeout,
         "retry_on_timeout": False,
+        "health_check_interval": 25,
         "max_connections": 4,
     }
     if options.key_prefix:

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request, Response
 
 from execlog_worker._version import __version__
 from execlog_worker.api.deps import Resources
+from execlog_worker.api.queries import WatermarkCache
 from execlog_worker.api.responses import json_response
 from execlog_worker.api.routers import batches, health, logs
 from execlog_worker.db import create_pool
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             writer=LogWriter(pool, settings.write_method),
             redis=broker,
             queue=QueueLengthCollector(settings.broker_url, settings.queue_key, QUEUE_NAME),
+            watermarks=WatermarkCache(ttl=settings.stream_poll_interval / 2),
         )
         log.info("api started", version=__version__, database=settings.database_url_redacted)
         try:

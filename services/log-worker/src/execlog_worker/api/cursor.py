@@ -2,15 +2,15 @@
 
 Orders, and why:
 - the LIST is ordered by (created_at, id) — the time order a reader expects. A page only shows
-  rows whose writing transaction is below a watermark W (``pg_snapshot_xmin`` of the first
-  page's snapshot: every transaction below it has ended, so that set never changes), and W
-  travels in the cursor. Paging through gives exactly {rows with txid < W}, no gap or repeat
-  even while writers commit out of created_at order.
+  rows whose writing transaction is below a watermark W taken before the first page (every
+  transaction that can still add rows has txid >= W, see ``execlog_worker.api.queries``), so
+  that set never changes; W travels in the cursor. Paging through gives exactly
+  {rows with txid < W}: no gap or repeat even while writers commit out of created_at order.
 - the TAIL is ordered by (txid, seq): txid is the writing transaction (xid8), seq a sequence
-  value taken at insert. A poll only returns rows with txid below the current snapshot's
-  xmin, so no transaction that could still commit lies behind the tail's position: a row is
-  never skipped, whatever order workers commit in. (Cost: the tail waits for the oldest
-  running *writing* transaction in the cluster; read-only transactions do not hold it.)
+  value taken at insert. A poll only returns rows below the current watermark, so no
+  transaction that could still commit lies behind the tail's position: a row is never
+  skipped, whatever order workers commit in. (Cost: the tail waits for the oldest running
+  transaction that writes execution_logs; other transactions do not hold it back.)
 - every list page also returns ``tail_cursor`` = (W, -1): following the tail from it yields
   exactly {rows with txid >= W}. Backfill + follow = every row once.
 """

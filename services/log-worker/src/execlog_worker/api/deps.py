@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from execlog_worker.api.queries import WatermarkCache
 from execlog_worker.metrics import QueueLengthCollector
 from execlog_worker.settings import Settings
 from execlog_worker.writer import LogWriter
@@ -25,6 +26,7 @@ class Resources:
     writer: LogWriter
     redis: aioredis.Redis
     queue: QueueLengthCollector
+    watermarks: WatermarkCache
 
 
 def get_resources(request: Request) -> Resources:

@@ -1,8 +1,21 @@
 """SQL of the read API: a keyset page in (created_at, id) order and a tail poll in (txid, seq)
-order, both bounded by a transaction watermark (see ``execlog_worker.api.cursor``)."""
+order, both bounded by a transaction watermark (see ``execlog_worker.api.cursor``).
+
+The watermark W: every transaction that can still add rows to execution_logs has
+txid >= W. It is the smallest xid, in the current snapshot's in-progress list, of a transaction
+holding a lock on execution_logs (the snapshot's xmax when there is none). Sound because every
+writer locks execution_logs before it is assigned an xid (an INSERT locks its target first;
+the COPY path takes the lock explicitly), and because W is computed in a statement that runs
+before the query that uses it (a transaction missing from the lock list then has ended, so its
+rows are visible to the later query). Unlike ``pg_snapshot_xmin`` (which waits for every
+writing transaction in the cluster), only writers of this table hold W back. W never decreases,
+so a slightly stale cached value is merely conservative.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,12 +33,48 @@ _COLUMNS = (
     "payload::text AS payload, attempt, batch_id, schema_version, producer_service, "
     "received_at, seq, txid::text::bigint AS txid"
 )
-_OUT = (
-    "r.id, r.created_at, r.execution_id, r.workflow_id, r.node_id, r.component, r.level, "
-    "r.message, r.payload, r.attempt, r.batch_id, r.schema_version, r.producer_service, "
-    "r.received_at, r.seq, r.txid"
+WATERMARK_SQL = """
+WITH snap AS MATERIALIZED (SELECT pg_current_snapshot() AS s),
+writers AS (
+    SELECT DISTINCT t.transactionid::text::bigint AS xid32
+    FROM pg_locks r
+    JOIN pg_locks t ON t.virtualtransaction = r.virtualtransaction
+    WHERE r.locktype = 'relation'
+      AND r.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND r.relation = 'execution_logs'::regclass
+      AND t.locktype = 'transactionid' AND t.mode = 'ExclusiveLock' AND t.granted
 )
-_SNAPSHOT_XMIN = "pg_snapshot_xmin(pg_current_snapshot())"
+SELECT COALESCE(
+    (SELECT min(x) FROM snap, pg_snapshot_xip(snap.s) AS x
+     WHERE x::text::bigint % 4294967296 IN (SELECT xid32 FROM writers)),
+    (SELECT pg_snapshot_xmax(s) FROM snap)
+)::text::bigint
+"""
+
+
+async def fetch_watermark(conn: Any) -> int:
+    """The current watermark (see the module docstring)."""
+    value: int = await conn.fetchval(WATERMARK_SQL)
+    return value
+
+
+class WatermarkCache:
+    """One watermark query per ``ttl`` for all the readers of a process."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._value = 0
+        self._at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def get(self, pool: Any) -> int:
+        """A watermark at most ``ttl`` seconds old."""
+        async with self._lock:
+            if time.monotonic() - self._at >= self.ttl:
+                async with pool.acquire() as conn:
+                    self._value = max(self._value, await fetch_watermark(conn))
+                self._at = time.monotonic()
+            return self._value
 
 
 def levels_at_least(level: LogLevel) -> list[str]:
@@ -121,43 +170,34 @@ async def list_page(
     *,
     order: Order,
     limit: int,
+    watermark: int,
     cursor: ListCursor | None,
 ) -> Page:
-    """One keyset page; ``cursor`` must come from the same query (checked by the caller)."""
-    params: list[Any] = [execution_id]
-    if cursor is None:
-        watermark = _SNAPSHOT_XMIN
-    else:
-        params.append(cursor.watermark)
-        watermark = f"${len(params)}::bigint::text::xid8"
+    """One keyset page of rows below ``watermark``; ``cursor`` must come from the same query."""
+    params: list[Any] = [execution_id, watermark]
     where = filters.sql(params)
     op, direction = (">", "ASC") if order == "asc" else ("<", "DESC")
     if cursor is not None:
         params.extend([cursor.created_at, cursor.id])
         where += f" AND (created_at, id) {op} (${len(params) - 1}, ${len(params)})"
     sql = (
-        f"WITH w AS MATERIALIZED (SELECT {watermark} AS x) "
-        f"SELECT w.x::text::bigint AS watermark, {_OUT} FROM w LEFT JOIN LATERAL ("
         f"SELECT {_COLUMNS} FROM execution_logs "
-        f"WHERE execution_id = $1 AND txid < w.x{where} "
+        f"WHERE execution_id = $1 AND txid < $2::bigint::text::xid8{where} "
         f"ORDER BY created_at {direction}, id {direction} LIMIT {limit + 1}"
-        f") r ON true ORDER BY r.created_at {direction}, r.id {direction}"
     )
-    rows = await conn.fetch(sql, *params)
-    mark = int(rows[0]["watermark"]) if rows else 0
-    found = [r for r in rows if r["id"] is not None]
+    found = list(await conn.fetch(sql, *params))
     more = len(found) > limit
     found = found[:limit]
     next_cursor = None
     if more:
         last = found[-1]
         next_cursor = ListCursor(
-            order, last["created_at"], last["id"], mark, filters.fingerprint(execution_id)
+            order, last["created_at"], last["id"], watermark, filters.fingerprint(execution_id)
         ).encode()
     return Page(
         items=[row_item(r) for r in found],
         next_cursor=next_cursor,
-        tail_cursor=TailPosition(txid=mark, seq=-1).encode(),
+        tail_cursor=TailPosition(txid=watermark, seq=-1).encode(),
     )
 
 
@@ -171,26 +211,30 @@ class TailPoll:
 
 
 async def tail_poll(
-    conn: Any, execution_id: UUID, filters: LogFilters, position: TailPosition, limit: int
+    conn: Any,
+    execution_id: UUID,
+    filters: LogFilters,
+    position: TailPosition,
+    limit: int,
+    *,
+    watermark: int,
 ) -> TailPoll:
-    """Rows after ``position`` whose transaction is below the snapshot's xmin, in tail order."""
-    params: list[Any] = [execution_id, position.txid, position.seq]
+    """Rows after ``position`` and below ``watermark``, in tail order.
+
+    ``watermark`` must have been computed before this call (``fetch_watermark``).
+    """
+    params: list[Any] = [execution_id, position.txid, position.seq, watermark]
     where = filters.sql(params)
     sql = (
-        f"WITH w AS MATERIALIZED (SELECT {_SNAPSHOT_XMIN} AS x) "
-        f"SELECT w.x::text::bigint AS watermark, {_OUT} FROM w LEFT JOIN LATERAL ("
         f"SELECT {_COLUMNS} FROM execution_logs "
         "WHERE execution_id = $1 AND (txid, seq) > ($2::bigint::text::xid8, $3::bigint) "
-        f"AND txid < w.x{where} ORDER BY txid, seq LIMIT {limit}"
-        ") r ON true ORDER BY r.txid, r.seq"
+        f"AND txid < $4::bigint::text::xid8{where} ORDER BY txid, seq LIMIT {limit}"
     )
-    rows = await conn.fetch(sql, *params)
-    mark = int(rows[0]["watermark"]) if rows else position.txid
-    found = [r for r in rows if r["id"] is not None]
+    found = list(await conn.fetch(sql, *params))
     out = [(TailPosition(int(r["txid"]), int(r["seq"])), row_item(r)) for r in found]
     complete = len(found) < limit
-    if complete and mark > position.txid:
-        new_position = TailPosition(txid=mark, seq=-1)
+    if complete and watermark > position.txid:
+        new_position = TailPosition(txid=watermark, seq=-1)
     elif out:
         new_position = out[-1][0]
     else:

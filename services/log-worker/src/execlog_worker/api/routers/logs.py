@@ -14,8 +14,8 @@ from pydantic import AwareDatetime, BaseModel
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from execlog_worker.api.cursor import START, CursorError, ListCursor, Order, TailPosition
-from execlog_worker.api.deps import PoolDep, SettingsDep, require_token
-from execlog_worker.api.queries import LogFilters, list_page, tail_poll
+from execlog_worker.api.deps import PoolDep, ResourcesDep, require_token
+from execlog_worker.api.queries import LogFilters, fetch_watermark, list_page, tail_poll
 from execlog_worker.api.responses import json_response
 from execlog_worker.errors import describe
 
@@ -98,7 +98,16 @@ async def list_logs(
                 "cursor was issued for another query (execution, filters or order differ)",
             )
     async with pool.acquire() as conn:
-        page = await list_page(conn, execution_id, filters, order=order, limit=limit, cursor=parsed)
+        watermark = parsed.watermark if parsed else await fetch_watermark(conn)
+        page = await list_page(
+            conn,
+            execution_id,
+            filters,
+            order=order,
+            limit=limit,
+            watermark=watermark,
+            cursor=parsed,
+        )
     return json_response(
         {
             "execution_id": str(execution_id),
@@ -117,8 +126,7 @@ async def list_logs(
 async def stream_logs(
     execution_id: UUID,
     filters: FiltersDep,
-    pool: PoolDep,
-    settings: SettingsDep,
+    resources: ResourcesDep,
     cursor: Annotated[
         str | None,
         Query(max_length=1024, description="tail_cursor of a page, or an event id"),
@@ -136,14 +144,22 @@ async def stream_logs(
     except CursorError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"invalid cursor: {exc}") from None
 
+    settings, pool = resources.settings, resources.pool
+
     async def events() -> AsyncIterator[ServerSentEvent]:
         position = start
         failing = False
         while True:
             try:
+                watermark = await resources.watermarks.get(pool)
                 async with pool.acquire() as conn:
                     poll = await tail_poll(
-                        conn, execution_id, filters, position, settings.stream_batch_size
+                        conn,
+                        execution_id,
+                        filters,
+                        position,
+                        settings.stream_batch_size,
+                        watermark=watermark,
                     )
             except Exception as exc:
                 if not failing:

@@ -1,0 +1,117 @@
+"""Settings from environment variables (names, defaults, parsing, validation)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from execlog_api.logger.setup import chain_from_settings, logger_config
+from execlog_api.settings import DEFAULT_REDACT_KEYS, Settings
+from pydantic import ValidationError
+
+ENV_NAMES = (
+    "REDIS_HOST",
+    "REDIS_PORT",
+    "REDIS_DB",
+    "REDIS_URL",
+    "REDIS_PASSWORD",
+    "BROKER_KEY_PREFIX",
+    "DATABASE_URL",
+    "LOG_WORKER_URL",
+    "LOG_API_TOKEN",
+    "LOG_BUFFER_SIZE",
+    "LOG_FLUSH_INTERVAL",
+    "LOG_MAX_BUFFERED_RECORDS",
+    "LOG_SPOOL_DIR",
+    "LOG_FORMAT",
+    "LOG_LEVEL",
+    "LOG_REDACT_KEYS",
+    "DB_POOL__POOL_SIZE",
+    "HTTP_STEP_ALLOWED_HOSTS",
+)
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ENV_NAMES:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_api_settings_defaults() -> None:
+    s = Settings()
+    assert s.broker_url == "redis://127.0.0.1:6379/0"
+    assert s.log_buffer_size == 50
+    assert s.log_flush_interval == 2.0
+    assert s.log_redact_keys == DEFAULT_REDACT_KEYS
+    assert s.database_url == "postgresql://postgres@127.0.0.1:5432/postgres"
+    assert s.async_database_url.startswith("postgresql+asyncpg://")
+    assert s.log_format == "json"
+    assert s.db_pool.pool_size == 5
+
+
+def test_api_settings_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    env = {
+        "REDIS_HOST": "redis.internal",
+        "REDIS_PORT": "6380",
+        "REDIS_DB": "2",
+        "REDIS_PASSWORD": "p@ss/word",
+        "BROKER_KEY_PREFIX": "t1:",
+        "DATABASE_URL": "postgresql+asyncpg://u:p@db:5432/api",
+        "LOG_WORKER_URL": "http://worker:8001/",
+        "LOG_API_TOKEN": "s3cret",
+        "LOG_BUFFER_SIZE": "100",
+        "LOG_FLUSH_INTERVAL": "0.5",
+        "LOG_MAX_BUFFERED_RECORDS": "777",
+        "LOG_SPOOL_DIR": str(tmp_path),
+        "LOG_FORMAT": "CONSOLE",
+        "LOG_LEVEL": "debug",
+        "LOG_REDACT_KEYS": "password, ssn ,card_number",
+        "DB_POOL__POOL_SIZE": "9",
+        "HTTP_STEP_ALLOWED_HOSTS": "127.0.0.1,api.example.com",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    s = Settings()
+    assert s.broker_url == "redis://:p%40ss%2Fword@redis.internal:6380/2"
+    assert s.broker_key_prefix == "t1:"
+    assert s.async_database_url == "postgresql+asyncpg://u:p@db:5432/api"
+    assert s.log_worker_url == "http://worker:8001"
+    assert s.log_api_token.get_secret_value() == "s3cret"
+    assert "s3cret" not in repr(s)
+    assert s.log_format == "console"
+    assert s.log_level == "DEBUG"
+    assert s.log_redact_keys == ("password", "ssn", "card_number")
+    assert s.db_pool.pool_size == 9
+    assert s.http_step_allowed_hosts == ("127.0.0.1", "api.example.com")
+    config = logger_config(s)
+    assert (config.buffer_size, config.flush_interval, config.max_records) == (100, 0.5, 777)
+    monkeypatch.setenv("REDIS_URL", "redis://other:1/3")
+    assert Settings().broker_url == "redis://other:1/3"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DATABASE_URL", "mysql://x/y"),
+        ("REDIS_URL", "http://x"),
+        ("LOG_BUFFER_SIZE", "0"),
+        ("LOG_FLUSH_INTERVAL", "-1"),
+        ("LOG_FORMAT", "xml"),
+        ("LOG_WORKER_URL", "worker:8001"),
+    ],
+)
+def test_api_settings_reject_bad_values(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError):
+        Settings()
+
+
+def test_api_chain_from_settings_without_worker_url(tmp_path: Path) -> None:
+    chain = chain_from_settings(Settings(log_worker_url="", log_spool_dir=tmp_path))
+    try:
+        assert chain.http is None
+        assert chain.spool.directory == tmp_path
+    finally:
+        chain.close()
