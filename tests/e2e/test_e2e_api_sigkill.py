@@ -31,7 +31,8 @@ async def test_e2e_api_sigkill_loss_bound_and_spool_replay(
 ) -> None:
     stack = make_stack(own_redis=True, workers=1, api_env=API_ENV)
     redis, api = stack.redis, stack.api
-    assert redis is not None and api is not None
+    assert redis is not None
+    assert api is not None
 
     async with LoadDriver(stack.api_url, stack.logs_database_url, concurrency=8) as streamed:
         executions = await streamed.create_executions(16)
@@ -76,7 +77,7 @@ async def test_e2e_api_sigkill_loss_bound_and_spool_replay(
         def all_spooled() -> Awaitable[bool]:
             async def check() -> bool:
                 state = await asyncio.to_thread(stack.api_logger_state)
-                return state["buffer_depth"] == 0 and state["spool_pending_bytes"] > 0
+                return bool(state["buffer_depth"] == 0 and state["spool_pending_bytes"] > 0)
 
             return check()
 

@@ -37,7 +37,8 @@ def _half_full(stack: Stack) -> int:
 async def test_e2e_api_sigterm_flushes_then_spools(make_stack: Callable[..., Stack]) -> None:
     stack = make_stack(own_redis=True, workers=1, api_env=SLOW_BUFFER_ENV)
     redis, api = stack.redis, stack.api
-    assert redis is not None and api is not None
+    assert redis is not None
+    assert api is not None
     async with LoadDriver(stack.api_url, stack.logs_database_url, concurrency=10) as driver:
         await driver.produce(executions=20, records_per_execution=50, batch_size=25)
         depth_1 = await asyncio.to_thread(_half_full, stack)

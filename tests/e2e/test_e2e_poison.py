@@ -43,13 +43,13 @@ async def _wait_stored(db: LogsDatabase, execution_id: uuid.UUID, ids: set[uuid.
     await async_wait_for(stored, timeout=30, what=f"{len(ids)} good records stored")
 
 
-async def _wait_rejects(db: LogsDatabase, count: int) -> list[dict[str, Any]]:
+async def _wait_rejects(db: LogsDatabase, count: int, timeout: float = 20) -> list[dict[str, Any]]:
     async def enough() -> list[dict[str, Any]]:
         rows = await db.rejects()
         return rows if len(rows) >= count else []
 
     try:
-        return await async_wait_for(enough, timeout=20, what=f"{count} dead letters")
+        return await async_wait_for(enough, timeout=timeout, what=f"{count} dead letters")
     finally:
         print(f"dead letters: {await db.rejects()}")
 
@@ -103,5 +103,5 @@ async def test_e2e_undecodable_body_is_dead_lettered(make_stack: Callable[..., S
 
     await _wait_stored(db, execution_id, _ids(good))
     assert stack.workers[0].running
-    rejects = await _wait_rejects(db, 1)
+    rejects = await _wait_rejects(db, 1, timeout=5)
     assert rejects[0]["reason"], rejects

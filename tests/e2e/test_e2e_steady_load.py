@@ -23,7 +23,9 @@ async def test_e2e_steady_load_all_stored_in_order(make_stack: Callable[..., Sta
         assert report.ok, report
         assert driver.ledger.ids == {r.id for r in await driver.stored_rows() if r.run}
         by_execution = await driver.read_back_all()
-    via_api = compare(driver.ledger, [r for rows in by_execution.values() for r in rows], driver.run_id)
+    via_api = compare(
+        driver.ledger, [r for rows in by_execution.values() for r in rows], driver.run_id
+    )
     assert via_api.ok, via_api
     assert check_order(driver.ledger, by_execution) == []
     print(f"steady load: {report}")

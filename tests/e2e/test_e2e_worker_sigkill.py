@@ -49,7 +49,8 @@ async def test_e2e_worker_sigkill_after_commit_before_ack(
         worker_redis_via_proxy=True,
     )
     db_proxy, redis_proxy = stack.db_proxy, stack.redis_proxy
-    assert db_proxy is not None and redis_proxy is not None
+    assert db_proxy is not None
+    assert redis_proxy is not None
     victim = stack.workers[0]
     async with LoadDriver(stack.api_url, stack.logs_database_url, concurrency=8) as driver:
         producer = asyncio.create_task(

@@ -44,7 +44,15 @@ async def _until(check: Callable[[], Awaitable[bool]], timeout: float, what: str
 
 def _spawn_worker(env: dict[str, str], log_path: Path, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "execlog_worker", "worker", "--concurrency=2", *args],
+        [
+            sys.executable,
+            "-m",
+            "execlog_worker",
+            "worker",
+            "--concurrency=2",
+            "--hostname=celerytest@%h",
+            *args,
+        ],
         env=env,
         stdout=log_path.open("wb"),
         stderr=subprocess.STDOUT,
@@ -124,6 +132,23 @@ async def test_worker_celery_consumes_rejects_and_survives_db_outage(
         assert _sample(text, "execlog_batches_rejected_total") == 1
         assert _sample(text, "execlog_write_retries_total") >= 1
         assert "execlog_queue_length" in text
+
+        def ping(node: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "execlog_worker", "ping", f"--hostname={node}"],
+                env={**env, "WORKER_METRICS_PORT": ""},
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+
+        alive, absent = await asyncio.gather(
+            asyncio.to_thread(ping, "celerytest@%h"), asyncio.to_thread(ping, "nobody@%h")
+        )
+        assert alive.returncode == 0, alive.stderr
+        assert "pong" in alive.stdout
+        assert absent.returncode == 1
+        assert "no reply" in absent.stderr
     finally:
         await conn.close()
         _stop(worker)

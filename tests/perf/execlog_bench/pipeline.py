@@ -141,6 +141,26 @@ def start_worker(stack: Stack, worker: WorkerConfig, *, wait: bool = True) -> Ma
     return stack.add_worker(concurrency=worker.concurrency, env=dict(worker.env), wait=wait)
 
 
+def worker_cpu(proc: ManagedProcess) -> dict[str, float]:
+    """CPU seconds used so far by a worker's main process and by its pool processes."""
+    import psutil
+
+    out = {"main": 0.0, "pool": 0.0}
+    try:
+        main = psutil.Process(proc.pid)
+        t = main.cpu_times()
+        out["main"] = t.user + t.system
+        for child in main.children(recursive=True):
+            try:
+                c = child.cpu_times()
+                out["pool"] += c.user + c.system
+            except psutil.Error:
+                continue
+    except psutil.Error:
+        pass
+    return out
+
+
 def stop_worker(stack: Stack, proc: ManagedProcess) -> None:
     """Stop a worker (warm shutdown) and forget it."""
     proc.stop()

@@ -156,6 +156,7 @@ async def _main(config: dict[str, Any]) -> dict[str, Any]:
         "t_logged": t_logged,
         "t_flushed": t_flushed,
         "records": int(config["records"]),
+        "cpu_seconds": time.process_time(),
         "dropped": logger.metrics.dropped_total(),
         "spooled": _sum_samples(logger, "execlog_spooled_records_total"),
     }

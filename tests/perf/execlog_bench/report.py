@@ -83,7 +83,15 @@ def print_e2e(console: Console, sec: dict[str, Any]) -> None:
     t = Table(
         title=f"2. end-to-end throughput, {sec['records']:,} records, median of {sec['runs']}"
     )
-    for col in ("scenario", "mode", "rows/s", "plain COPY rows/s", "ratio", "producer rows/s"):
+    for col in (
+        "scenario",
+        "mode",
+        "rows/s",
+        "plain COPY rows/s",
+        "ratio",
+        "producer rows/s",
+        "CPU µs/record producer | worker main | pool",
+    ):
         t.add_column(col, justify="left" if col in ("scenario", "mode") else "right")
     for sc in sec["scenarios"]:
         t.add_row(
@@ -93,9 +101,13 @@ def print_e2e(console: Console, sec: dict[str, Any]) -> None:
             fmt_summary(sc["plain_copy_rows_per_s"]),
             fmt_summary(sc["ratio_vs_plain_copy"], 2),
             fmt_summary(sc["producer_rows_per_s"]),
+            " | ".join(
+                fmt_num(sc["cpu_us_per_record"][p]["median"], 1)
+                for p in ("producer", "worker_main", "worker_pool")
+            ),
         )
         if sc["errors"]:
-            t.add_row(f"  errors: {sc['errors']}", "", "", "", "", "")
+            t.add_row(f"  errors: {sc['errors']}", "", "", "", "", "", "")
     console.print(t)
 
 

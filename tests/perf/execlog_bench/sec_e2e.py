@@ -30,6 +30,7 @@ from execlog_bench.pipeline import (
     start_producer,
     start_worker,
     stop_worker,
+    worker_cpu,
 )
 from execlog_bench.stats import summary
 
@@ -53,8 +54,10 @@ async def _pipeline_run(stack: Stack, sc: Scenario, records: int) -> dict[str, A
     worker = start_worker(stack, sc.worker)
     try:
         await asyncio.sleep(0.5)
+        cpu0 = worker_cpu(worker)
         proc = start_producer(stack, sc.producer, records)
         progress = await wait_for_rows(url, records, timeout=600.0)
+        cpu1 = worker_cpu(worker)
         prod = producer_result(proc)
     finally:
         stop_worker(stack, worker)
@@ -70,6 +73,7 @@ async def _pipeline_run(stack: Stack, sc: Scenario, records: int) -> dict[str, A
         "producer_rows_per_s": records / max(1e-9, prod["t_flushed"] - prod["t_first"]),
         "dropped": prod["dropped"],
         "spooled": prod["spooled"],
+        **_cpu(cpu0, cpu1, records, prod["cpu_seconds"]),
         "trace": _trace(progress.trace, prod["t_first"]),
     }
 
@@ -80,8 +84,20 @@ async def _drain_run(stack: Stack, sc: Scenario, records: int) -> dict[str, Any]
     prod = await asyncio.to_thread(run_producer, stack, sc.producer, records)
     queued = stack.queue_depth()
     worker = start_worker(stack, sc.worker, wait=False)
+    samples: list[tuple[float, dict[str, float]]] = []
+    done = asyncio.Event()
+
+    async def sample() -> None:
+        while not done.is_set():
+            samples.append((time.monotonic(), await asyncio.to_thread(worker_cpu, worker)))
+            await asyncio.sleep(0.05)
+
+    sampler = asyncio.create_task(sample())
     try:
         progress = await wait_for_rows(url, records, timeout=600.0)
+        cpu1 = worker_cpu(worker)
+        done.set()
+        await sampler
     finally:
         stop_worker(stack, worker)
     if progress.reached_at is None:
@@ -100,8 +116,29 @@ async def _drain_run(stack: Stack, sc: Scenario, records: int) -> dict[str, Any]
         "producer_rows_per_s": records / max(1e-9, prod["t_flushed"] - prod["t_first"]),
         "dropped": prod["dropped"],
         "spooled": prod["spooled"],
+        **_cpu(
+            _cpu_at(samples, t_a),
+            cpu1,
+            records - rows_a,
+            prod["cpu_seconds"] * (records - rows_a) / records,
+        ),
         "trace": _trace(progress.trace, t_a),
     }
+
+
+def _cpu(
+    before: dict[str, float], after: dict[str, float], records: int, producer: float
+) -> dict[str, float]:
+    return {
+        "cpu_us_per_record_producer": producer / records * 1e6,
+        "cpu_us_per_record_worker_main": (after["main"] - before["main"]) / records * 1e6,
+        "cpu_us_per_record_worker_pool": (after["pool"] - before["pool"]) / records * 1e6,
+    }
+
+
+def _cpu_at(samples: list[tuple[float, dict[str, float]]], t: float) -> dict[str, float]:
+    before = [cpu for ts, cpu in samples if ts <= t]
+    return before[-1] if before else {"main": 0.0, "pool": 0.0}
 
 
 def _trace(trace: list[tuple[float, int]], t0: float, points: int = 200) -> list[list[float]]:
@@ -135,6 +172,10 @@ async def run_scenario(stack: Stack, sc: Scenario, *, records: int, runs: int) -
         "plain_copy_rows_per_s": summary(copies),
         "ratio_vs_plain_copy": summary(ratios),
         "producer_rows_per_s": summary([r["producer_rows_per_s"] for r in good]),
+        "cpu_us_per_record": {
+            part: summary([r[f"cpu_us_per_record_{part}"] for r in good])
+            for part in ("producer", "worker_main", "worker_pool")
+        },
         "errors": [r["error"] for r in results if "error" in r],
         "dropped": sum(r.get("dropped", 0) for r in results),
         "spooled": sum(r.get("spooled", 0) for r in results),

@@ -172,6 +172,9 @@ def _print_urls(stack: Stack) -> None:
 
 
 def _stop(stack: Stack) -> None:
+    if not stack.holds_resources:
+        stack.stop()
+        return
     console.print("[bold]stopping[/] (Ctrl-C again to kill)")
     try:
         stack.stop(say=lambda line: console.print(f"  {line}"))
@@ -223,11 +226,40 @@ def _stop(stack: Stack) -> None:
     default=0,
     help="Drive N executions through the API, then print the accounting.",
 )
-@click.option("--records", type=click.IntRange(1, 100_000), default=20, show_default=True)
-@click.option("--batch", type=click.IntRange(1, 1000), default=10, show_default=True)
-@click.option("--demo-concurrency", type=click.IntRange(1, 512), default=16, show_default=True)
-@click.option("--drain-timeout", type=float, default=120.0, show_default=True)
+@click.option(
+    "--records",
+    type=click.IntRange(1, 100_000),
+    default=20,
+    show_default=True,
+    help="Records posted to each demo execution.",
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(1, 1000),
+    default=10,
+    show_default=True,
+    help="Records per POST .../logs request.",
+)
+@click.option(
+    "--demo-concurrency",
+    type=click.IntRange(1, 512),
+    default=16,
+    show_default=True,
+    help="Executions posting at once.",
+)
+@click.option(
+    "--drain-timeout",
+    type=float,
+    default=120.0,
+    show_default=True,
+    help="Seconds to wait for every demo record to be stored.",
+)
 @click.option("--stay", is_flag=True, help="Keep running after --demo (until Ctrl-C).")
+@click.option(
+    "--ephemeral",
+    is_flag=True,
+    help="Databases and Redis keys of this run only (unique names), removed at exit.",
+)
 def main(
     host: str,
     api_port: int | None,
@@ -250,9 +282,11 @@ def main(
     demo_concurrency: int,
     drain_timeout: float,
     stay: bool,
+    ephemeral: bool,
 ) -> None:
     """Run API, log-worker (API + Celery workers) and Flower on this machine."""
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGINT, _raise_interrupt)
     try:
         config = StackConfig(
             workdir=workdir or repo_root() / ".local" / "stack",
@@ -268,10 +302,11 @@ def main(
             workers=workers,
             worker_concurrency=concurrency,
             api_workers=api_workers,
-            key_prefix=key_prefix,
-            database_prefix=DATABASE_PREFIX,
-            reuse_databases=not fresh,
-            drop_databases=False,
+            key_prefix=None if ephemeral else key_prefix,
+            database_prefix=None if ephemeral else DATABASE_PREFIX,
+            reuse_databases=not (fresh or ephemeral),
+            drop_databases=ephemeral,
+            delete_keys=ephemeral,
         )
         stack = Stack(config)
     except StackError as exc:

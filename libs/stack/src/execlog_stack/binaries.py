@@ -37,7 +37,9 @@ def find_binary(program: str, *, extra_dirs: list[str] | None = None) -> str:
         candidate = os.path.join(directory, program)
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
-    raise MissingBinaryError(program, PACKAGES.get(program, program))
+    package = PACKAGES.get(program, program)
+    searched = "PATH" if package != "postgresql" else f"PATH and {_PG_GLOB}"
+    raise MissingBinaryError(program, package, searched)
 
 
 def find_pg_bindir() -> Path:

@@ -10,11 +10,11 @@ class StackError(RuntimeError):
 class MissingBinaryError(StackError):
     """A program is not installed; the message names the Debian package that provides it."""
 
-    def __init__(self, program: str, package: str) -> None:
+    def __init__(self, program: str, package: str, searched: str = "PATH") -> None:
         self.program = program
         self.package = package
         super().__init__(
-            f"{program} not found (PATH, /usr/lib/postgresql/*/bin): "
+            f"{program} not found (searched {searched}): "
             f"install the Debian package '{package}' (apt-get install {package})"
         )
 

@@ -569,6 +569,18 @@ class Stack:
         if errors:
             _log.warning("errors while stopping the stack: %s", "; ".join(map(str, errors)))
 
+    @property
+    def holds_resources(self) -> bool:
+        """Whether anything was started or created that :meth:`stop` must undo."""
+        return bool(
+            self.all_processes()
+            or self.redis
+            or self.postgres
+            or self.db_proxy
+            or self.redis_proxy
+            or self._created_databases
+        )
+
     def kill_all(self) -> None:
         """SIGKILL every service process at once (second Ctrl-C); servers stop normally."""
         for proc in self.all_processes():

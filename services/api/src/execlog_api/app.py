@@ -135,6 +135,7 @@ class RequestContextMiddleware:
                     status=status_code,
                     ms=round(elapsed * 1000, 3),
                 )
+                structlog.contextvars.unbind_contextvars("execution_id")
 
 
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:

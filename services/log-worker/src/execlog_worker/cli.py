@@ -193,6 +193,27 @@ def _serve_worker_metrics(settings: Settings) -> None:
 
 
 @main.command()
+@click.option("--hostname", "-n", default=None, help="node to ping [WORKER_HOSTNAME or logs@%h]")
+@click.option("--timeout", type=float, default=5.0, show_default=True)
+def ping(hostname: str | None, timeout: float) -> None:
+    """Liveness probe: exit 0 if the worker node answers a Celery control ping."""
+    settings = _settings()
+    from celery.utils.nodenames import default_nodename, host_format
+
+    from execlog_worker.celery_app import create_app
+
+    node = host_format(default_nodename(hostname or settings.worker_hostname))
+    app = create_app(settings)
+    try:
+        replies = app.control.ping(destination=[node], timeout=timeout)
+    except Exception as exc:
+        raise click.ClickException(f"broker {settings.broker_url_redacted}: {exc}") from None
+    if not any(node in reply for reply in replies or []):
+        raise click.ClickException(f"{node}: no reply within {timeout:g}s")
+    click.echo(f"{node}: pong")
+
+
+@main.command()
 @click.option("--host", default=None, help="[API_HOST or 127.0.0.1]")
 @click.option("--port", type=int, default=None, help="[API_PORT or 8001]")
 @click.option("--workers", type=int, default=1, show_default=True)

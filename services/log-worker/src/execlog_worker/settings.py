@@ -26,7 +26,9 @@ PARTITION_LOCK_KEY = 0x6578_6C67_0002
 class Settings(BaseSettings):
     """All configuration of the log-worker processes (Celery worker, HTTP API, CLI)."""
 
-    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, validate_default=True)
+    model_config = SettingsConfigDict(
+        extra="ignore", case_sensitive=False, validate_default=True, env_ignore_empty=True
+    )
 
     # --- database
     database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"

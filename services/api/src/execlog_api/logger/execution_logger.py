@@ -6,7 +6,9 @@ Threads (both daemon, started by :meth:`ExecutionLogger.start` or the first ``lo
   ``flush_interval``, a flush was requested, or on close. One take holds everything waiting,
   up to ``MAX_RECORDS_PER_BATCH`` (the size trigger is a minimum, not a cap). It delivers
   through :class:`DeliveryChain` (broker -> HTTP fallback -> disk spool) and replays the spool
-  oldest first when the broker is reachable (at start, then every ``replay_interval``).
+  oldest first: at start, every ``replay_interval`` while files wait (at once when the broker
+  answers again; not while every transport is in back-off), and every
+  ``idle_rescan_interval`` otherwise, to pick up files a crashed sibling process left.
 - ``execlog-spill`` runs only while the buffer is over its soft limit (``max_records`` or
   ``max_bytes``): it moves the oldest records straight to the disk spool so memory stays
   bounded while the broker is slow. If even that cannot keep up and the buffer reaches twice

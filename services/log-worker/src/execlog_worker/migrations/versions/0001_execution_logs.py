@@ -42,7 +42,7 @@ CREATE TABLE execution_logs (
 ALTER SEQUENCE execution_logs_seq OWNED BY execution_logs.seq;
 
 COMMENT ON COLUMN execution_logs.txid IS
-    'writing transaction; (txid, seq) below pg_snapshot_xmin is a gap-free tail order';
+    'writing transaction; (txid, seq) below the writers'' watermark is a gap-free tail order';
 
 CREATE INDEX ix_execution_logs_execution_time
     ON execution_logs (execution_id, created_at, id);
