@@ -7,6 +7,7 @@ Also ``python -m execlog_bench.producer CONFIG_JSON``: log N records in a proces
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sys
 import tempfile
 import threading
@@ -131,6 +132,14 @@ async def produce(
 
 
 async def _main(config: dict[str, Any]) -> dict[str, Any]:
+    spool = Path(tempfile.mkdtemp(prefix="execlog-bench-spool-"))
+    try:
+        return await _produce_main(config, spool)
+    finally:
+        shutil.rmtree(spool, ignore_errors=True)
+
+
+async def _produce_main(config: dict[str, Any], spool: Path) -> dict[str, Any]:
     logger = make_logger(
         config["redis_url"],
         config["key_prefix"],
@@ -138,6 +147,7 @@ async def _main(config: dict[str, Any]) -> dict[str, Any]:
         flush_interval=float(config["flush_interval"]),
         max_batch_records=int(config.get("max_batch_records", 500)),
         max_records=int(config["records"]) + 10_000,
+        spool_dir=spool,
     )
     logger.start()
     t_first = await produce(

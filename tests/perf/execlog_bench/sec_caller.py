@@ -11,8 +11,11 @@ from __future__ import annotations
 import asyncio
 import bisect
 import gc
+import shutil
+import tempfile
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
@@ -64,8 +67,14 @@ async def measure_log_calls(
     """log() durations and loop lag for ``calls`` calls at ``rate`` per second."""
     prefix = f"execlog-bench-{uuid.uuid4().hex[:8]}:"
     flushes = FlushLog()
+    spool = Path(tempfile.mkdtemp(prefix="execlog-bench-spool-"))
     logger = make_logger(
-        redis_url, prefix, buffer_size=buffer_size, flush_interval=flush_interval, flushes=flushes
+        redis_url,
+        prefix,
+        buffer_size=buffer_size,
+        flush_interval=flush_interval,
+        flushes=flushes,
+        spool_dir=spool,
     )
     logger.start()
     shapes = Shapes()
@@ -101,6 +110,7 @@ async def measure_log_calls(
     await sampler
     await logger.aclose(timeout=30)
     delete_prefix(redis_url, prefix)
+    shutil.rmtree(spool, ignore_errors=True)
     with flushes.lock:
         intervals = sorted(flushes.intervals)
         batch_sizes = list(flushes.records)

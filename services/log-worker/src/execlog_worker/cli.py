@@ -180,13 +180,16 @@ def _ensure_partitions_once(settings: Settings) -> None:
 
 
 def _serve_worker_metrics(settings: Settings) -> None:
+    from functools import partial
+
     from execlog_schema.wire import QUEUE_NAME
     from prometheus_client import start_http_server
 
+    from execlog_worker.broker import redis_client
     from execlog_worker.metrics import QueueLengthCollector, multiprocess_registry
 
     registry = multiprocess_registry(
-        QueueLengthCollector(settings.broker_url, settings.queue_key, QUEUE_NAME)
+        QueueLengthCollector(partial(redis_client, settings), settings.queue_key, QUEUE_NAME)
     )
     assert settings.worker_metrics_port is not None
     start_http_server(settings.worker_metrics_port, addr="0.0.0.0", registry=registry)  # noqa: S104

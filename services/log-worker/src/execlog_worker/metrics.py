@@ -11,7 +11,8 @@ The ``logs`` queue length is read from Redis at scrape time (a custom collector)
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 
 import redis
 from prometheus_client import (
@@ -48,20 +49,23 @@ _PRIORITY_SEP = "\x06\x16"
 _PRIORITY_STEPS = (3, 6, 9)
 
 
+def _from_url(url: str, timeout: float) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+
+
 class QueueLengthCollector(Collector):
     """``execlog_queue_length``: messages waiting in a queue's Redis list(s), all priorities."""
 
-    def __init__(self, redis_url: str, key: str, queue: str, timeout: float = 1.0) -> None:
-        self._redis_url = redis_url
+    def __init__(
+        self, source: str | Callable[[], redis.Redis], key: str, queue: str, timeout: float = 1.0
+    ) -> None:
+        self._client = source if callable(source) else partial(_from_url, source, timeout)
         self._key = key
         self._queue = queue
-        self._timeout = timeout
 
     def queue_length(self) -> int:
         """LLEN of the queue list plus its kombu priority sub-lists."""
-        client = redis.Redis.from_url(
-            self._redis_url, socket_timeout=self._timeout, socket_connect_timeout=self._timeout
-        )
+        client = self._client()
         try:
             keys = [self._key, *(f"{self._key}{_PRIORITY_SEP}{p}" for p in _PRIORITY_STEPS)]
             pipe = client.pipeline(transaction=False)

@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     redis_port: int = Field(default=6379, ge=1, le=65535)
     redis_db: int = Field(default=0, ge=0)
     redis_password: SecretStr | None = None
+    redis_sentinel_master: str | None = Field(
+        default=None, description="Sentinel master set name (REDIS_URL=sentinel://...;...)"
+    )
+    redis_sentinel_password: SecretStr | None = Field(
+        default=None, description="password of the sentinels themselves, if they require one"
+    )
     broker_key_prefix: str = Field(default="", description="kombu global_keyprefix (isolation)")
     broker_visibility_timeout: int = Field(default=900, ge=1)
     broker_connect_timeout: float = Field(default=5.0, gt=0)
@@ -120,6 +126,8 @@ class Settings(BaseSettings):
     def _coherent(self) -> Settings:
         if self.task_soft_time_limit >= self.task_time_limit:
             raise ValueError("TASK_SOFT_TIME_LIMIT must be below TASK_TIME_LIMIT")
+        if self.broker_url.startswith("sentinel://") and not self.redis_sentinel_master:
+            raise ValueError("a sentinel:// REDIS_URL needs REDIS_SENTINEL_MASTER")
         if self.db_pool_min_size > self.db_pool_max_size:
             raise ValueError("DB_POOL_MIN_SIZE must not exceed DB_POOL_MAX_SIZE")
         # An unacked message (running, or held with a retry ETA) returns to the queue after

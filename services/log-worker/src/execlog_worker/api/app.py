@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
-import redis.asyncio as aioredis
 from execlog_schema.wire import QUEUE_NAME
 from fastapi import FastAPI, Request, Response
 
@@ -16,6 +16,7 @@ from execlog_worker.api.deps import Resources
 from execlog_worker.api.queries import WatermarkCache
 from execlog_worker.api.responses import json_response
 from execlog_worker.api.routers import batches, health, logs
+from execlog_worker.broker import async_redis_client, redis_client
 from execlog_worker.db import create_pool
 from execlog_worker.errors import describe
 from execlog_worker.logconfig import get_logger
@@ -49,15 +50,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await create_pool(settings, role="api", min_size=0)
-        broker = aioredis.Redis.from_url(
-            settings.broker_url, socket_timeout=2.0, socket_connect_timeout=2.0
-        )
+        broker = async_redis_client(settings)
         app.state.resources = Resources(
             settings=settings,
             pool=pool,
             writer=LogWriter(pool, settings.write_method),
             redis=broker,
-            queue=QueueLengthCollector(settings.broker_url, settings.queue_key, QUEUE_NAME),
+            queue=QueueLengthCollector(
+                partial(redis_client, settings), settings.queue_key, QUEUE_NAME
+            ),
             watermarks=WatermarkCache(ttl=settings.stream_poll_interval / 2),
         )
         log.info("api started", version=__version__, database=settings.database_url_redacted)
