@@ -57,6 +57,14 @@ class OrmLog(_Base):
     producer_pid: Mapped[int] = mapped_column(Integer)
 
 
+def _has_method(name: str) -> bool:
+    from typing import get_args
+
+    from execlog_worker.settings import WriteMethod
+
+    return name in get_args(WriteMethod)
+
+
 def _orm_objects(batches: list[LogBatch]) -> list[OrmLog]:
     out = []
     for b in batches:
@@ -115,6 +123,7 @@ async def run_section(url: str, *, rows: int, runs: int, slow_rows: int) -> dict
     )
     sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
     copy_writer = LogWriter(pool, "copy")
+    staging_writer = LogWriter(pool, "copy_staging" if _has_method("copy_staging") else "copy")
     unnest_writer = LogWriter(pool, "unnest")
 
     async def plain_copy() -> None:
@@ -125,6 +134,16 @@ async def run_section(url: str, *, rows: int, runs: int, slow_rows: int) -> dict
                 )
 
     async def copy_staging() -> None:
+        for group in data.chunks(b500, 10):
+            await staging_writer.write_batches(group)
+
+    async def copy_optimistic() -> None:
+        for group in data.chunks(b500, 10):
+            await copy_writer.write_batches(group)
+
+    async def copy_optimistic_redelivered() -> None:
+        for group in data.chunks(b500, 10):
+            await copy_writer.write_batches(group)
         for group in data.chunks(b500, 10):
             await copy_writer.write_batches(group)
 
@@ -154,9 +173,31 @@ async def run_section(url: str, *, rows: int, runs: int, slow_rows: int) -> dict
             for row in slow_rows_list:
                 await conn.execute(insert_one, *row)
 
-    paths: list[tuple[str, str, int, int, Path, bool]] = [
+    paths: list[tuple[str, str, int, int, Path, bool]]
+    paths = [
         ("plain_copy", "plain COPY (ceiling, not idempotent)", 5000, rows, plain_copy, False),
         ("copy_staging", "COPY → staging + INSERT … ON CONFLICT", 5000, rows, copy_staging, True),
+    ]
+    if _has_method("copy_staging"):
+        paths += [
+            (
+                "copy_optimistic",
+                "COPY, staging only on conflict (worker 'copy')",
+                5000,
+                rows,
+                copy_optimistic,
+                True,
+            ),
+            (
+                "copy_optimistic_redelivered",
+                "same, every batch written twice (all redelivered)",
+                5000,
+                rows,
+                copy_optimistic_redelivered,
+                True,
+            ),
+        ]
+    paths += [
         ("unnest_500", "INSERT … SELECT unnest(…) ON CONFLICT", 500, rows, unnest_500, True),
         ("unnest_50", "INSERT … SELECT unnest(…) ON CONFLICT", 50, slow_rows, unnest_50, True),
         ("executemany_50", "asyncpg executemany ON CONFLICT", 50, slow_rows, executemany_50, True),
