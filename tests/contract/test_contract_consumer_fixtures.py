@@ -9,6 +9,7 @@ import math
 from typing import Any
 
 import pytest
+
 from execlog_schema.codec import SUPPORTED_MAJORS, decode_batch
 from execlog_schema.fixtures import Fixture, fixture_majors, iter_invalid, iter_valid
 from execlog_schema.models import LogBatch

@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
+from jsonschema import Draft202012Validator
+
 from execlog_api.logger.execution_logger import ExecutionLogger, LoggerConfig
 from execlog_api.logger.transport import (
     BrokerOptions,
@@ -26,7 +28,6 @@ from execlog_api.logger.transport import (
 from execlog_schema.limits import MAX_MESSAGE_CHARS, MAX_PAYLOAD_BYTES
 from execlog_schema.models import SCHEMA_MAJOR, LogLevel, LogRecord
 from execlog_schema.wire import CONTENT_TYPE, QUEUE_NAME, TASK_NAME
-from jsonschema import Draft202012Validator
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -14,6 +14,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from kombu import serialization
+
 from execlog_api.logger.execution_logger import ExecutionLogger, LoggerConfig
 from execlog_api.logger.transport import DeliveryChain, DiskSpool
 from execlog_schema.codec import batch_to_wire
@@ -21,9 +25,6 @@ from execlog_schema.limits import MAX_ATTEMPT, MAX_MESSAGE_CHARS
 from execlog_schema.models import LogBatch, LogLevel
 from execlog_schema.wire import register_kombu_json
 from execlog_worker.ingest import ingest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from kombu import serialization
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -104,6 +104,7 @@ def _registry_collectors(registry: CollectorRegistry) -> list[Any]:
 def exported() -> dict[str, dict[str, set[str]]]:
     """{job: {metric sample name: label names}} as the code defines them."""
     import redis
+
     from execlog_api.logger.metrics import LoggerMetrics
     from execlog_schema.wire import QUEUE_NAME
     from execlog_worker import metrics as worker_metrics

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from execlog_stack.stack import Stack, StackConfig
 
 API_TEST_ENV: dict[str, str] = {

@@ -13,6 +13,7 @@ import signal
 from collections.abc import Callable
 
 import pytest
+
 from execlog_stack.load import LoadDriver
 from execlog_stack.stack import Stack
 

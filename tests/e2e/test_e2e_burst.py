@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 
 import pytest
+
 from execlog_stack.load import LoadDriver
 from execlog_stack.stack import Stack
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from execlog_schema.builder import make_producer, new_batch, new_record
 from execlog_schema.codec import batch_to_wire
 from execlog_stack.load import LogsDatabase

@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 import pytest
+
 from execlog_stack.load import LoadDriver
 from execlog_stack.stack import Stack
 from execlog_stack.waiting import async_wait_for

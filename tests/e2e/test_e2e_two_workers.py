@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+
 from execlog_stack.load import LoadDriver
 from execlog_stack.stack import Stack
 

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from execlog_stack.load import LoadDriver
 from execlog_stack.stack import Stack
 from execlog_stack.waiting import async_wait_for

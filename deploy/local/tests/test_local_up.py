@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from execlog_local.up import pick_port, repo_root
 from execlog_stack.errors import StackError
 from execlog_stack.process import python_env

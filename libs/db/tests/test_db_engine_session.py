@@ -1,10 +1,11 @@
 """Engine factory and session_scope commit/rollback against real PostgreSQL."""
 
 import pytest
-from execlog_db.engine import PoolSettings, create_engine
-from execlog_db.session import session_scope
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from execlog_db.engine import PoolSettings, create_engine
+from execlog_db.session import session_scope
 
 
 async def test_db_session_scope_commits_and_rolls_back(database_url: str) -> None:

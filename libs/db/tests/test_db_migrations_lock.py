@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
+
 from execlog_db.url import to_asyncpg_dsn
 
 ENV_PY = """

@@ -5,6 +5,7 @@ import sys
 
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
 import pytest
+
 from execlog_db.admin import database_exists
 from execlog_db.url import database_name, to_asyncpg_dsn
 

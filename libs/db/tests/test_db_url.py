@@ -1,6 +1,7 @@
 """URL normalisation between SQLAlchemy/asyncpg forms."""
 
 import pytest
+
 from execlog_db.admin import database_url_for
 from execlog_db.url import database_name, redact, to_async_url, to_asyncpg_dsn
 

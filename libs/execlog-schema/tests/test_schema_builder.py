@@ -9,6 +9,7 @@ from uuid import UUID, uuid4
 
 import orjson
 import pytest
+
 from execlog_schema.builder import (
     as_level,
     clean_payload,

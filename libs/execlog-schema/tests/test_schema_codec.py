@@ -8,6 +8,7 @@ from uuid import UUID, uuid4
 
 import orjson
 import pytest
+
 from execlog_schema.builder import make_producer, new_batch, new_record
 from execlog_schema.codec import (
     SUPPORTED_MAJORS,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from execlog_schema.codec import SUPPORTED_MAJORS, decode_batch, encode_batch
 from execlog_schema.errors import BatchRejected
 from execlog_schema.fixtures import Fixture, fixture_majors, iter_invalid, iter_valid, manifest

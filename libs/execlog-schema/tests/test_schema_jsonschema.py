@@ -7,12 +7,13 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator, FormatChecker
+
 from execlog_schema import jsonschema_export
 from execlog_schema.builder import make_producer, new_batch, new_record
 from execlog_schema.codec import SUPPORTED_MAJORS, batch_to_wire
 from execlog_schema.fixtures import iter_invalid, iter_valid
 from execlog_schema.models import SCHEMA_MAJOR, SCHEMA_VERSION, LogLevel
-from jsonschema import Draft202012Validator, FormatChecker
 
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 _CHECKER = FormatChecker()

@@ -7,6 +7,8 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from pydantic import ValidationError
+
 from execlog_schema.builder import uuid7
 from execlog_schema.limits import MAX_PAYLOAD_BYTES, MAX_RECORDS_PER_BATCH
 from execlog_schema.models import (
@@ -19,7 +21,6 @@ from execlog_schema.models import (
     check_payload,
     check_record,
 )
-from pydantic import ValidationError
 
 
 def _record(**fields: Any) -> dict[str, Any]:

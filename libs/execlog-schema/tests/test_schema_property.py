@@ -7,14 +7,15 @@ from typing import Any
 from uuid import UUID
 
 import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from execlog_schema.builder import make_producer, new_batch, new_record
 from execlog_schema.codec import batch_to_wire, decode_batch, encode_batch
 from execlog_schema.errors import BatchRejected
 from execlog_schema.limits import MAX_ATTEMPT, MAX_MESSAGE_CHARS
 from execlog_schema.models import LogLevel
 from execlog_schema.sanitize import clean_json, clean_text, has_bad_text
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 SETTINGS = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None

@@ -11,6 +11,7 @@ from uuid import UUID
 
 import orjson
 import pytest
+
 from execlog_schema.limits import DEPTH_MARKER, MAX_MESSAGE_CHARS, TRUNCATION_MARKER
 from execlog_schema.sanitize import (
     REPLACEMENT_CHAR,

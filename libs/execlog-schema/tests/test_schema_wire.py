@@ -9,8 +9,9 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from execlog_schema import wire
 from kombu import serialization
+
+from execlog_schema import wire
 
 
 def test_wire_constants() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from execlog_stack.binaries import find_binary, find_pg_bindir
 from execlog_stack.errors import MissingBinaryError
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from execlog_stack.postgres import PostgresServer, postgres_answers
 
 pytestmark = pytest.mark.timeout(120)

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import psutil
 import pytest
+
 from execlog_stack.errors import ProcessFailedError
 from execlog_stack.ports import free_port
 from execlog_stack.process import ManagedProcess, ProcessSpec, http_ready, python_env
+from execlog_stack.waiting import wait_for
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -34,6 +36,13 @@ child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
 print("CHILDPID", child.pid, flush=True)
 time.sleep(600)
 """
+
+
+def _dead(pid: int) -> bool:
+    try:
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return True
 
 
 def _spec(tmp_path: Path, name: str, code: str, *args: str, **kw: object) -> ProcessSpec:
@@ -75,8 +84,7 @@ def test_stop_escalates_to_sigkill_and_reaps_children(tmp_path: Path) -> None:
     assert proc.stop() == -signal.SIGKILL
     assert time.monotonic() - began < 5
     assert "ignoring TERM" in proc.log_text()
-    gone = not psutil.pid_exists(child_pid) or psutil.Process(child_pid).status() == "zombie"
-    assert gone
+    wait_for(lambda: _dead(child_pid), timeout=5, what="the child killed")
 
 
 def test_kill_hits_the_whole_group(tmp_path: Path) -> None:
@@ -86,8 +94,7 @@ def test_kill_hits_the_whole_group(tmp_path: Path) -> None:
         time.sleep(0.05)
     child_pid = int(proc.log_text().split("CHILDPID ")[-1].split()[0])
     assert proc.kill() == -signal.SIGKILL
-    time.sleep(0.1)
-    assert not psutil.pid_exists(child_pid) or psutil.Process(child_pid).status() == "zombie"
+    wait_for(lambda: _dead(child_pid), timeout=5, what="the child killed")
 
 
 def test_death_before_ready_raises_with_log_tail(tmp_path: Path) -> None:

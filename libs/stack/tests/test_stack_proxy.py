@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 import redis
-from execlog_stack.proxy import TcpProxy
-from execlog_stack.redis_server import RedisServer
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+
+from execlog_stack.proxy import TcpProxy
+from execlog_stack.redis_server import RedisServer
 
 pytestmark = pytest.mark.timeout(60)
 

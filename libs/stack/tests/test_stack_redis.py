@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import redis
+
 from execlog_stack.redis_server import RedisServer, redis_answers
 
 pytestmark = pytest.mark.timeout(60)

@@ -1,7 +1,8 @@
 """Takes a library's version from its `_version.py`, the one place it is stated.
 
-A `python_distribution` names that file with `python_artifact(version_file="src/pkg/_version.py")`
-instead of a `version=` literal; this plugin reads `__version__` from it when Pants generates setup.py.
+A `python_distribution` names that file with
+`python_artifact(version_file="src/pkg/_version.py")` instead of a `version=` literal; this plugin
+reads `__version__` from it when Pants generates setup.py.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ import ast
 
 from pants.backend.python.util_rules.package_dists import SetupKwargs, SetupKwargsRequest
 from pants.engine.fs import DigestContents, PathGlobs
-from pants.option.global_options import GlobMatchErrorBehavior
 from pants.engine.rules import Get, collect_rules, rule
 from pants.engine.target import Target
 from pants.engine.unions import UnionRule
+from pants.option.global_options import GlobMatchErrorBehavior
 
 
 class VersionFileSetupKwargsRequest(SetupKwargsRequest):
@@ -24,11 +25,13 @@ class VersionFileSetupKwargsRequest(SetupKwargsRequest):
 
 def parse_version(source: str, path: str) -> str:
     for node in ast.parse(source, filename=path).body:
-        if isinstance(node, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id == "__version__" for t in node.targets
+        if (
+            isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "__version__" for t in node.targets)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
         ):
-            if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
-                return node.value.value
+            return node.value.value
     raise ValueError(f"{path} does not assign a string literal to __version__")
 
 

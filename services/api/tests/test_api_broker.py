@@ -13,7 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import Blackhole, TcpProxy, queued_messages, task_batches
+from api_testkit import Blackhole, TcpProxy, queued_messages, task_batches
+
 from execlog_api.logger.execution_logger import ExecutionLogger, LoggerConfig
 from execlog_api.logger.setup import broker_options, logger_from_settings
 from execlog_api.logger.transport import CelerySender, DeliveryChain, DiskSpool, HttpFallback

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from execlog_api.logger.buffer import LogBuffer
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
 import httpx
-from conftest import queued_messages, task_batches
+from api_testkit import queued_messages, task_batches
+
 from execlog_api import __version__
 from execlog_api.db.migrate import migrate
 from execlog_db.url import to_async_url, to_asyncpg_dsn

@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 import httpx
-from conftest import (
+from api_testkit import (
     FakeWorker,
     queued_messages,
     running_app,
@@ -15,6 +15,7 @@ from conftest import (
     task_batches,
     wait_finished,
 )
+
 from execlog_api.logger import get_execution_logger
 from execlog_api.logger.hygiene import REDACTED
 from execlog_api.settings import Settings

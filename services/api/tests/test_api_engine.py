@@ -8,7 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import FakeSender
+from api_testkit import FakeSender
+from pydantic import ValidationError
+
 from execlog_api.engine.retry import RetryPolicy, RetryService, StepFailedError
 from execlog_api.engine.runners import (
     EchoRunner,
@@ -22,7 +24,6 @@ from execlog_api.engine.runners import (
 from execlog_api.engine.steps import STEP_ADAPTER, EchoStep, FailStep, HttpStep, SleepStep
 from execlog_api.logger.execution_logger import ExecutionLogger
 from execlog_schema.models import LogLevel, LogRecord
-from pydantic import ValidationError
 
 MakeLogger = Callable[..., tuple[ExecutionLogger, FakeSender]]
 EXECUTION = uuid.UUID("0190d9d2-0000-7000-8000-000000000005")

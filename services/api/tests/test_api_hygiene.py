@@ -14,13 +14,14 @@ from typing import Any
 import orjson
 import pytest
 import uuid_utils
-from conftest import FakeSender
+from api_testkit import FakeSender
+from pydantic import BaseModel
+
 from execlog_api.logger.execution_logger import ExecutionLogger
 from execlog_api.logger.hygiene import REDACTED, Redactor
 from execlog_api.settings import DEFAULT_REDACT_KEYS
 from execlog_schema.codec import decode_batch, encode_batch
 from execlog_schema.limits import MAX_MESSAGE_CHARS, MAX_PAYLOAD_BYTES, PAYLOAD_TRUNCATED_KEY
-from pydantic import BaseModel
 
 MakeLogger = Callable[..., tuple[ExecutionLogger, FakeSender]]
 EXECUTION = uuid.UUID("0190d9d2-0000-7000-8000-000000000002")

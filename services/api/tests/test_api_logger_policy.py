@@ -10,7 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import FakeSender
+from api_testkit import FakeSender
+
 from execlog_api.logger.execution_logger import ExecutionLogger, LoggerConfig
 from execlog_api.logger.transport import DeliveryChain, DiskSpool
 from execlog_schema.limits import MAX_RECORDS_PER_BATCH

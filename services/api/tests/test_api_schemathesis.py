@@ -13,8 +13,6 @@ from typing import Any
 import pytest
 import schemathesis
 import uvicorn
-from execlog_api.app import create_app
-from execlog_api.settings import Settings
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -24,6 +22,9 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+
+from execlog_api.app import create_app
+from execlog_api.settings import Settings
 
 MAX_EXAMPLES = 25
 CHECKS = [

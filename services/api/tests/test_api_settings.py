@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
+
 from execlog_api.logger.setup import chain_from_settings, logger_config
 from execlog_api.settings import DEFAULT_REDACT_KEYS, Settings
-from pydantic import ValidationError
 
 ENV_NAMES = (
     "REDIS_HOST",

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import FakeSender
+from api_testkit import FakeSender
+
 from execlog_api.logger.transport import (
     Breaker,
     DeliveryChain,

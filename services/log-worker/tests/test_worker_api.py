@@ -13,6 +13,7 @@ import httpx
 import orjson
 import pytest
 from asgi_lifespan import LifespanManager
+
 from execlog_schema.builder import make_producer, new_batch, new_record
 from execlog_schema.codec import batch_to_wire, encode_batch
 from execlog_worker.api.app import create_app

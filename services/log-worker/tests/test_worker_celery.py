@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
 import httpx
 from celery import Celery
+
 from execlog_schema.codec import batch_to_wire
 from execlog_schema.wire import TASK_NAME, register_kombu_json
 from execlog_worker.db import migrate

@@ -17,6 +17,7 @@ import asyncpg  # type: ignore[import-untyped,unused-ignore]
 import orjson
 import pytest
 from click.testing import CliRunner
+
 from execlog_schema.codec import batch_to_wire
 from execlog_worker import __version__
 from execlog_worker.cli import main

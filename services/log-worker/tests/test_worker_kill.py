@@ -22,6 +22,7 @@ import asyncpg  # type: ignore[import-untyped,unused-ignore]
 import psutil
 import redis
 from celery import Celery
+
 from execlog_schema.codec import batch_to_wire
 from execlog_schema.wire import TASK_NAME, register_kombu_json
 from execlog_worker.db import migrate

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import redis
+
 from execlog_schema.codec import batch_to_wire
 from execlog_schema.wire import QUEUE_NAME, TASK_NAME
 from execlog_worker.broker import async_redis_client, parse_sentinel_url, redis_client

@@ -14,6 +14,7 @@ import httpx
 import orjson
 import pytest
 import uvicorn
+
 from execlog_schema.builder import make_producer, new_batch, new_record
 from execlog_worker.api.app import create_app
 from execlog_worker.api.cursor import START

@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
 import pytest
+
 from execlog_schema.codec import batch_to_wire
 from execlog_worker.db import migrate
 from execlog_worker.runtime import ChildRuntime

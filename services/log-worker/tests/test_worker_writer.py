@@ -9,6 +9,7 @@ from uuid import uuid4
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
 import orjson
 import pytest
+
 from execlog_schema.builder import make_producer, new_batch, new_record
 from execlog_schema.codec import batch_to_wire
 from execlog_schema.limits import MAX_MESSAGE_CHARS, MAX_PAYLOAD_BYTES, MAX_RECORDS_PER_BATCH

@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass, field
 
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
+
 from execlog_db.admin import create_database_async, database_url_for, drop_database_async
 from execlog_db.url import to_asyncpg_dsn
 

@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
 import psutil
 import redis
+
 from execlog_db.url import to_asyncpg_dsn
 
 PACKAGES = (

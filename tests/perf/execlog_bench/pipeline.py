@@ -15,12 +15,12 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
 import orjson
-from execlog_db.url import to_asyncpg_dsn
-from execlog_stack.process import ManagedProcess, python_env
-from execlog_stack.stack import Stack, StackConfig
 
 from execlog_bench import data
 from execlog_bench.db import migrate_logs_db, reset_url
+from execlog_db.url import to_asyncpg_dsn
+from execlog_stack.process import ManagedProcess, python_env
+from execlog_stack.stack import Stack, StackConfig
 
 
 @dataclass(frozen=True)

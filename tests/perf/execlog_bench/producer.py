@@ -18,11 +18,11 @@ from typing import Any
 
 import orjson
 import redis
+
 from execlog_api.logger.execution_logger import ExecutionLogger, LoggerConfig
 from execlog_api.logger.transport import BrokerOptions, CelerySender, DeliveryChain, DiskSpool
-from execlog_schema.models import LogBatch
-
 from execlog_bench.data import Shapes
+from execlog_schema.models import LogBatch
 
 
 @dataclass

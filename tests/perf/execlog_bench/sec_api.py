@@ -17,10 +17,10 @@ import time
 from typing import Any
 
 import httpx
-from execlog_stack.stack import Stack
 
 from execlog_bench.pipeline import WorkerConfig, start_worker, stop_worker
 from execlog_bench.stats import percentile, summary
+from execlog_stack.stack import Stack
 
 
 def _body(steps: int, i: int) -> dict[str, Any]:

@@ -7,11 +7,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from execlog_schema.codec import batch_to_wire, decode_batch
-from execlog_schema.wire import orjson_dumps, orjson_loads
-
 from execlog_bench import data
 from execlog_bench.stats import summary
+from execlog_schema.codec import batch_to_wire, decode_batch
+from execlog_schema.wire import orjson_dumps, orjson_loads
 
 
 def _best_us(fn: Callable[[], object], loops: int, repeat: int) -> list[float]:
@@ -28,8 +27,9 @@ def run_section(
     *, records_per_message: int = 50, loops: int = 200, runs: int = 3
 ) -> dict[str, Any]:
     """µs per message and per record of each step, median of ``runs`` timing runs."""
-    from execlog_worker.writer import batch_rows
     from kombu.utils import json as kombu_json
+
+    from execlog_worker.writer import batch_rows
 
     std_dumps: Callable[[Any], str] = kombu_json.dumps
     std_loads: Callable[[Any], Any] = kombu_json.loads

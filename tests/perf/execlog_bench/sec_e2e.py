@@ -16,8 +16,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from execlog_stack.stack import Stack
-
 from execlog_bench.db import reset_url, wait_for_rows
 from execlog_bench.pipeline import (
     ProducerConfig,
@@ -33,6 +31,7 @@ from execlog_bench.pipeline import (
     worker_cpu,
 )
 from execlog_bench.stats import summary
+from execlog_stack.stack import Stack
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,6 @@ import uuid
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
-from execlog_db.url import to_asyncpg_dsn
-from execlog_stack.stack import Stack
 
 from execlog_bench.db import reset_url
 from execlog_bench.pipeline import (
@@ -29,6 +27,8 @@ from execlog_bench.pipeline import (
     stop_worker,
 )
 from execlog_bench.stats import percentile, summary
+from execlog_db.url import to_asyncpg_dsn
+from execlog_stack.stack import Stack
 
 POLL_SQL = (
     "SELECT id, created_at FROM execution_logs WHERE execution_id = $1 AND txid >= $2::text::xid8"

@@ -14,8 +14,6 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
-from execlog_db.url import to_asyncpg_dsn
-from execlog_schema.models import LogBatch
 from sqlalchemy import Integer, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
@@ -26,6 +24,8 @@ from sqlalchemy.types import DateTime
 from execlog_bench import data
 from execlog_bench.db import count_rows, reset_url
 from execlog_bench.stats import summary
+from execlog_db.url import to_asyncpg_dsn
+from execlog_schema.models import LogBatch
 
 Row = tuple[Any, ...]
 Path = Callable[[], Awaitable[None]]

@@ -25,10 +25,6 @@ from pathlib import Path
 from types import FrameType
 
 import click
-from execlog_stack.errors import ProcessFailedError, StackError
-from execlog_stack.load import LoadDriver, LoadReport, check_order, compare
-from execlog_stack.ports import free_port, port_open
-from execlog_stack.stack import Stack, StackConfig
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -39,6 +35,11 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+
+from execlog_stack.errors import ProcessFailedError, StackError
+from execlog_stack.load import LoadDriver, LoadReport, check_order, compare
+from execlog_stack.ports import free_port, port_open
+from execlog_stack.stack import Stack, StackConfig
 
 DEFAULT_PORTS = {"api": 8000, "log-worker api": 8001, "flower": 5555}
 KEY_PREFIX = "execlog-local:"

@@ -16,6 +16,7 @@ from typing import Any
 
 import redis
 from celery import Celery
+
 from execlog_schema.wire import QUEUE_NAME, TASK_NAME
 
 

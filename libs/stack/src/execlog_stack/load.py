@@ -30,6 +30,7 @@ from typing import Any, Self
 
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
 import httpx
+
 from execlog_db.url import to_asyncpg_dsn
 
 RUN_KEY = "load_run"

@@ -17,8 +17,8 @@ from types import TracebackType
 from typing import Self
 
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
-from execlog_db.url import to_asyncpg_dsn
 
+from execlog_db.url import to_asyncpg_dsn
 from execlog_stack.binaries import find_pg_bindir
 from execlog_stack.errors import StackError
 from execlog_stack.ports import free_port

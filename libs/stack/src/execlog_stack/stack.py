@@ -33,9 +33,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import redis
-from execlog_db.admin import create_database, database_exists, database_url_for, drop_database
 from sqlalchemy.engine import make_url
 
+from execlog_db.admin import create_database, database_exists, database_url_for, drop_database
 from execlog_stack import services
 from execlog_stack.broker import BrokerClient
 from execlog_stack.errors import ProcessFailedError, StackError
@@ -58,11 +58,25 @@ SCRUBBED_ENV_PREFIXES: tuple[str, ...] = (
     "DATABASE_URL",
     "REDIS_",
     "BROKER_",
+    "RESULT_BACKEND",
     "LOG_",
-    "DB_POOL",
+    "DB_",
     "CELERY_",
     "WORKER_",
     "FLOWER_",
+    "TASK_",
+    "RETRY_",
+    "PARTITION_",
+    "RETENTION_",
+    "STREAM_",
+    "API_",
+    "WRITE_METHOD",
+    "PROMETHEUS_MULTIPROC_DIR",
+    "SHUTDOWN_GRACE",
+    "SERVICE_NAME",
+    "HTTP_STEP_",
+    "MAX_STEPS_",
+    "STEP_DEFAULT_",
 )
 """Settings a child must not inherit from the caller's environment (the stack sets its own)."""
 

@@ -12,8 +12,6 @@ from typing import Any, cast
 
 import httpx
 import structlog
-from execlog_db.engine import create_engine
-from execlog_schema.sanitize import clean_json
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
@@ -37,6 +35,8 @@ from execlog_api.logger.singleton import set_execution_logger
 from execlog_api.logging_config import configure_logging
 from execlog_api.routers import executions, health, logs
 from execlog_api.settings import Settings, get_settings
+from execlog_db.engine import create_engine
+from execlog_schema.sanitize import clean_json
 
 _log = structlog.get_logger("execlog_api.app")
 BODY_PARSE_ERROR = "There was an error parsing the body"

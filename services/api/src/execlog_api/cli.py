@@ -61,9 +61,8 @@ def migrate(database_url: str | None, revision: str) -> None:
 
 
 def _migrate(database_url: str, revision: str) -> None:
-    from execlog_db.url import redact
-
     from execlog_api.db.migrate import migrate as run
+    from execlog_db.url import redact
 
     try:
         run(database_url, revision)

@@ -6,6 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from execlog_api.db.models import ExecutionStatus, StepStatus
+from execlog_api.engine.steps import TEXT, StepSpec
 from execlog_schema.limits import (
     MAX_ATTEMPT,
     MAX_COMPONENT_LEN,
@@ -14,10 +18,6 @@ from execlog_schema.limits import (
     MAX_RECORDS_PER_BATCH,
 )
 from execlog_schema.models import LogLevel
-from pydantic import BaseModel, ConfigDict, Field
-
-from execlog_api.db.models import ExecutionStatus, StepStatus
-from execlog_api.engine.steps import TEXT, StepSpec
 
 MAX_STEPS = 100
 

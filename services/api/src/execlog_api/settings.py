@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import quote
 
-from execlog_db.engine import PoolSettings
-from execlog_db.url import redact, to_async_url
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from execlog_db.engine import PoolSettings
+from execlog_db.url import redact, to_async_url
 
 DEFAULT_REDACT_KEYS: tuple[str, ...] = (
     "password",

@@ -14,10 +14,10 @@ import time
 import uuid
 
 import click
+
 from execlog_db.admin import create_database_async, database_url_for, drop_database_async
 from execlog_schema.builder import make_producer, new_batch, new_record
 from execlog_schema.models import LogBatch
-
 from execlog_worker.db import create_pool, migrate
 from execlog_worker.partitions import ensure_partitions
 from execlog_worker.settings import Settings, WriteMethod, get_settings

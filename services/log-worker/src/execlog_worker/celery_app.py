@@ -11,8 +11,8 @@ import os
 from typing import Any
 
 from celery import Celery, signals
-from execlog_schema.wire import QUEUE_NAME, TASK_NAME, register_kombu_json
 
+from execlog_schema.wire import QUEUE_NAME, TASK_NAME, register_kombu_json
 from execlog_worker.logconfig import configure_logging, get_logger
 from execlog_worker.metrics import mark_process_dead
 from execlog_worker.runtime import init_runtime, shutdown_runtime

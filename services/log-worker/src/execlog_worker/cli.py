@@ -122,7 +122,6 @@ def worker(
     _logging(settings, loglevel, logfile)
 
     from execlog_schema.wire import QUEUE_NAME
-
     from execlog_worker.celery_app import create_app
     from execlog_worker.logconfig import get_logger
 
@@ -182,9 +181,9 @@ def _ensure_partitions_once(settings: Settings) -> None:
 def _serve_worker_metrics(settings: Settings) -> None:
     from functools import partial
 
-    from execlog_schema.wire import QUEUE_NAME
     from prometheus_client import start_http_server
 
+    from execlog_schema.wire import QUEUE_NAME
     from execlog_worker.broker import redis_client
     from execlog_worker.metrics import QueueLengthCollector, multiprocess_registry
 

@@ -11,8 +11,8 @@ from importlib.abc import Traversable
 from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
-from execlog_db.migrations import upgrade_async
 
+from execlog_db.migrations import upgrade_async
 from execlog_worker.settings import MIGRATION_LOCK_KEY, Settings
 
 APPLICATION_NAME = "execlog-worker"

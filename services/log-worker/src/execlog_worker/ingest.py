@@ -12,7 +12,6 @@ from uuid import UUID
 
 from execlog_schema.codec import decode_batch
 from execlog_schema.errors import BatchRejected
-
 from execlog_worker.logconfig import get_logger
 from execlog_worker.metrics import (
     BATCHES_REJECTED,

@@ -10,9 +10,10 @@ from functools import lru_cache
 from typing import Literal
 from urllib.parse import quote
 
-from execlog_db.url import redact, to_asyncpg_dsn
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from execlog_db.url import redact, to_asyncpg_dsn
 
 WriteMethod = Literal["unnest", "copy"]
 LogFormat = Literal["json", "console"]

@@ -22,8 +22,8 @@ from typing import Any
 import structlog
 from celery import Celery, Task
 from celery.exceptions import Reject
-from execlog_schema.wire import TASK_NAME
 
+from execlog_schema.wire import TASK_NAME
 from execlog_worker.errors import describe, is_permanent
 from execlog_worker.ingest import IngestResult, dead_letter, ingest, peek_batch_id
 from execlog_worker.logconfig import get_logger

@@ -24,8 +24,8 @@ from uuid import UUID
 
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
 import orjson
-from execlog_schema.models import LogBatch
 
+from execlog_schema.models import LogBatch
 from execlog_worker.metrics import WRITE_LATENCY
 from execlog_worker.settings import WriteMethod
 

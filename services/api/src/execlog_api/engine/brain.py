@@ -9,8 +9,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import structlog
-from execlog_db.session import session_scope
-from execlog_schema.models import LogLevel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from execlog_api.db import repository as repo
@@ -19,6 +17,8 @@ from execlog_api.engine.retry import RetryPolicy, RetryService, StepFailedError,
 from execlog_api.engine.runners import Runner, StepContext
 from execlog_api.engine.steps import parse_step
 from execlog_api.logger.execution_logger import ExecutionLogger
+from execlog_db.session import session_scope
+from execlog_schema.models import LogLevel
 
 COMPONENT = "workflow_brain"
 _log = structlog.get_logger("execlog_api.engine")

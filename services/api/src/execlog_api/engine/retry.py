@@ -9,9 +9,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from execlog_schema.models import LogLevel
-
 from execlog_api.engine.runners import StepContext, StepError
+from execlog_schema.models import LogLevel
 
 T = TypeVar("T")
 TRACEBACK_CHARS = 4000

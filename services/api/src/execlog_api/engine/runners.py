@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
-from execlog_schema.models import LogLevel
 
 from execlog_api.engine.steps import EchoStep, FailStep, HttpStep, SleepStep
 from execlog_api.logger.execution_logger import ExecutionLog, ExecutionLogger
+from execlog_schema.models import LogLevel
 
 BODY_PREVIEW_CHARS = 2000
 

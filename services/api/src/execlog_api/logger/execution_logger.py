@@ -32,9 +32,6 @@ from typing import Any, TypeAlias
 
 import orjson
 import structlog
-from execlog_schema.builder import make_producer, new_batch, new_record
-from execlog_schema.limits import MAX_RECORDS_PER_BATCH
-from execlog_schema.models import LogBatch, LogLevel, LogRecord, Producer
 
 from execlog_api._version import __version__
 from execlog_api.logger.buffer import LogBuffer, Taken
@@ -42,6 +39,9 @@ from execlog_api.logger.hygiene import Redactor
 from execlog_api.logger.metrics import LoggerMetrics
 from execlog_api.logger.transport import DeliveryChain, Route, SpoolError
 from execlog_api.settings import DEFAULT_REDACT_KEYS
+from execlog_schema.builder import make_producer, new_batch, new_record
+from execlog_schema.limits import MAX_RECORDS_PER_BATCH
+from execlog_schema.models import LogBatch, LogLevel, LogRecord, Producer
 
 ExecutionLog: TypeAlias = LogRecord
 """What ``log()`` returns: the contract record, id included (made by the producer)."""

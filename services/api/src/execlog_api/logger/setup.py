@@ -68,9 +68,8 @@ def logger_from_settings(
     settings: Settings, registry: CollectorRegistry | None = None
 ) -> ExecutionLogger:
     """An ExecutionLogger wired to the broker, log-worker and spool of ``settings``."""
-    from execlog_schema.builder import make_producer
-
     from execlog_api._version import __version__
+    from execlog_schema.builder import make_producer
 
     return ExecutionLogger(
         lambda: chain_from_settings(settings),

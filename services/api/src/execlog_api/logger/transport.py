@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 import httpx
 from celery import Celery
+
 from execlog_schema.codec import BatchRejected, batch_to_wire, decode_batch, encode_batch
 from execlog_schema.models import LogBatch
 from execlog_schema.wire import QUEUE_NAME, TASK_NAME, register_kombu_json

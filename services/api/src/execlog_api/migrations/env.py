@@ -1,9 +1,9 @@
 """Alembic environment of the API's own database (run through execlog_db.migrations)."""
 
 from alembic import context
-from execlog_db.migrations import run_env
 
 from execlog_api.db.models import Base
+from execlog_db.migrations import run_env
 
 VERSION_TABLE = "alembic_version_execlog_api"
 

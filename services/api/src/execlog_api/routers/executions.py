@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 import structlog
-from execlog_db.session import session_scope
 from fastapi import APIRouter, HTTPException, Response, status
 
 from execlog_api.db import repository as repo
@@ -15,6 +14,7 @@ from execlog_api.deps import ServicesDep, SessionDep
 from execlog_api.engine.runners import HostNotAllowedError
 from execlog_api.engine.steps import HttpStep
 from execlog_api.schemas import ExecutionAccepted, ExecutionCreate, ExecutionOut, Problem, StepOut
+from execlog_db.session import session_scope
 
 router = APIRouter(prefix="/api/v1/executions", tags=["executions"])
 

@@ -14,7 +14,6 @@ from typing import Annotated, Any, Literal
 
 import httpx
 import structlog
-from execlog_schema.models import LogLevel
 from fastapi import APIRouter, Header, HTTPException, Query, status
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import AwareDatetime, BaseModel
@@ -23,6 +22,7 @@ from execlog_api.db import repository as repo
 from execlog_api.deps import ExecutionLoggerDep, SessionDep, WorkerClientDep
 from execlog_api.engine.steps import TEXT
 from execlog_api.schemas import LogIngest, LogIngestAccepted, Problem
+from execlog_schema.models import LogLevel
 
 router = APIRouter(prefix="/api/v1/executions", tags=["logs"])
 _log = structlog.get_logger("execlog_api.logs")

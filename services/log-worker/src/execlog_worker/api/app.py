@@ -8,9 +8,9 @@ from contextlib import asynccontextmanager
 from functools import partial
 
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
-from execlog_schema.wire import QUEUE_NAME
 from fastapi import FastAPI, Request, Response
 
+from execlog_schema.wire import QUEUE_NAME
 from execlog_worker._version import __version__
 from execlog_worker.api.deps import Resources
 from execlog_worker.api.queries import WatermarkCache

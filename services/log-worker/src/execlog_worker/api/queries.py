@@ -22,8 +22,8 @@ from typing import Any
 from uuid import UUID
 
 import orjson
-from execlog_schema.models import LogLevel
 
+from execlog_schema.models import LogLevel
 from execlog_worker.api.cursor import ListCursor, Order, TailPosition, filters_fingerprint
 
 LEVELS: tuple[str, ...] = tuple(level.value for level in LogLevel)

@@ -8,11 +8,11 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import orjson
-from execlog_schema.models import LogLevel
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response, status
 from pydantic import AwareDatetime, BaseModel
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from execlog_schema.models import LogLevel
 from execlog_worker.api.cursor import START, CursorError, ListCursor, Order, TailPosition
 from execlog_worker.api.deps import PoolDep, ResourcesDep, require_token
 from execlog_worker.api.queries import LogFilters, fetch_watermark, list_page, tail_poll
