@@ -220,11 +220,11 @@ def _build_services(
     app: FastAPI, settings: Settings, logger: ExecutionLogger | None, registry: CollectorRegistry
 ) -> tuple[Services, bool]:
     owns_logger = logger is None
+    engine = create_engine(settings.database_url, **settings.db_pool.model_dump())
     if logger is None:
-        logger = logger_from_settings(settings, registry)
+        logger = logger_from_settings(settings, registry, engine=engine)
     elif logger.metrics.registry is not registry:
         registry.register(_RegistryBridge(logger.metrics.registry))
-    engine = create_engine(settings.database_url, **settings.db_pool.model_dump())
     sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
     http = httpx.AsyncClient(follow_redirects=False, timeout=settings.http_step_max_timeout)
     runners = default_runners(

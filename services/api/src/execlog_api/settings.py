@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     log_api_token: SecretStr = SecretStr("")
     log_worker_timeout: float = Field(default=10.0, gt=0)
 
+    log_sink: Literal["celery", "off", "direct"] = Field(
+        default="celery",
+        description="celery: through the queue; off: build and discard (a baseline); direct: one "
+        "INSERT per record on the API pool (the design the queue replaces; for comparison only)",
+    )
     log_buffer_size: int = Field(default=50, ge=1, le=100_000)
     log_flush_interval: float = Field(default=2.0, gt=0, le=3600)
     log_max_buffered_records: int = Field(default=10_000, ge=1)

@@ -66,8 +66,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_acks_on_timeout": False,
         "task_routes": {TASK_NAME: {"queue": QUEUE_NAME}},
         "task_default_queue": QUEUE_NAME,
-        # One message reserved per child: a slow write does not hold others hostage and
-        # a crash redelivers at most one batch per child.
+        # Messages reserved per child (64 by default): the window the coalescing strategy
+        # writes from, many queued messages in one COPY. Reserved messages stay unacked, so
+        # a killed worker's come back after the visibility timeout (duplicates absorbed by
+        # the idempotent write). WORKER_PREFETCH_MULTIPLIER=1 with WORKER_COALESCE=false is
+        # the guide's one-message-per-task worker.
         "worker_prefetch_multiplier": settings.worker_prefetch_multiplier,
         # Recycle children to bound slow leaks (guide: 1000 tasks).
         "worker_max_tasks_per_child": settings.worker_max_tasks_per_child,

@@ -38,6 +38,15 @@ BATCHES_REJECTED = Counter(
 )
 BATCHES_WRITTEN = Counter("execlog_batches_written", "Batches written", ["source"])
 WRITE_RETRIES = Counter("execlog_write_retries", "Write attempts that failed and were retried")
+COALESCED_MESSAGES = Histogram(
+    "execlog_coalesced_messages",
+    "Queue messages written together by one coalesced write (execlog_worker.coalesce)",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
+)
+DUPLICATE_FALLBACKS = Counter(
+    "execlog_copy_duplicate_fallbacks",
+    "COPY writes that met an already stored row (a redelivery) and went through staging instead",
+)
 WRITE_LATENCY = Histogram(
     "execlog_write_seconds",
     "Time of one bulk write (one statement, one transaction)",

@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from execlog_db.url import redact, to_asyncpg_dsn
 
-WriteMethod = Literal["unnest", "copy"]
+WriteMethod = Literal["unnest", "copy", "copy_staging"]
 LogFormat = Literal["json", "console"]
 
 MIGRATION_LOCK_KEY = 0x6578_6C67_0001
@@ -61,7 +61,16 @@ class Settings(BaseSettings):
     # --- Celery worker
     worker_concurrency: int | None = Field(default=None, ge=1, le=256)
     worker_hostname: str = "logs@%h"
-    worker_prefetch_multiplier: int = Field(default=1, ge=1)
+    worker_prefetch_multiplier: int = Field(
+        default=64,
+        ge=1,
+        description="messages reserved per pool process: the window coalescing writes from",
+    )
+    worker_coalesce: bool = Field(
+        default=True, description="write queued messages together (execlog_worker.coalesce)"
+    )
+    worker_coalesce_max_messages: int = Field(default=100, ge=1, le=10_000)
+    worker_coalesce_max_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     worker_max_tasks_per_child: int = Field(default=1000, ge=1)
     worker_max_memory_per_child: int | None = Field(default=None, ge=1, description="KiB")
     worker_send_task_events: bool = False
@@ -72,7 +81,7 @@ class Settings(BaseSettings):
     task_max_retries: int = Field(default=10, ge=0)
     retry_backoff_base: float = Field(default=1.0, gt=0)
     retry_backoff_max: float = Field(default=60.0, gt=0)
-    write_method: WriteMethod = "unnest"
+    write_method: WriteMethod = "copy"
 
     # --- partitions / retention
     partition_days_ahead: int = Field(default=7, ge=1, le=366)

@@ -111,7 +111,10 @@ def handle_message(
 
 
 def register_tasks(app: Celery, settings: Settings) -> Task:
-    """Register the contract's task on ``app``; returns it."""
+    """Register the contract's task on ``app``; returns it (with the coalescing strategy)."""
+    from execlog_worker import coalesce
+
+    coalesce.configure(settings)
 
     @app.task(  # type: ignore[untyped-decorator,unused-ignore]
         name=TASK_NAME,
@@ -119,6 +122,7 @@ def register_tasks(app: Celery, settings: Settings) -> Task:
         acks_late=True,
         reject_on_worker_lost=True,
         max_retries=None,  # the limit is TASK_MAX_RETRIES, enforced (with a dead letter) above
+        Strategy="execlog_worker.coalesce:coalescing_strategy",
     )
     def batch_write_logs(self: Task, batch: object) -> dict[str, Any]:
         request = self.request

@@ -44,6 +44,8 @@ CACHE_SIZE = 4096
 _WORD_SPLIT = re.compile(r"[^0-9a-zA-Z]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
+_VERDICT_CACHE_SIZE = 10_000
+
 JSONValue = dict[str, Any] | list[Any] | str | int | float | bool | None
 
 
@@ -62,17 +64,18 @@ class Redactor:
         patterns = {_words(k) for k in keys}
         self._patterns: tuple[tuple[str, ...], ...] = tuple(sorted(p for p in patterns if p))
         self._joined = frozenset("".join(p) for p in self._patterns)
+        self._verdicts: dict[str, bool] = {}
         self._cache: dict[str, bool] = {}
 
     def is_sensitive(self, key: str) -> bool:
-        """Whether ``key`` names a secret (see module doc for the matching rule); memoized."""
-        known = self._cache.get(key)
-        if known is None:
-            known = self._match(key)
-            if len(self._cache) >= CACHE_SIZE:
-                self._cache.clear()
-            self._cache[key] = known
-        return known
+        """Whether ``key`` names a secret (see module doc for the matching rule); memoized, as
+        payload keys repeat from record to record."""
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            verdict = self._match(key)
+            if len(self._verdicts) < _VERDICT_CACHE_SIZE:
+                self._verdicts[key] = verdict
+        return verdict
 
     def _match(self, key: str) -> bool:
         words = _words(key)
@@ -92,13 +95,39 @@ class Redactor:
         return self._convert(value, 0, set())
 
     def clean_payload(self, payload: Mapping[str, Any] | None) -> dict[str, Any] | None:
-        """Clean a record payload; a non-mapping result is wrapped as ``{"value": ...}``."""
+        """Clean a record payload; a non-mapping result is wrapped as ``{"value": ...}``.
+
+        A payload that is already plain JSON (str keys, JSON scalars, dicts and lists) with no
+        sensitive key is returned as is (the record builder copies it anyway): one tight walk
+        instead of a converted copy, which is what almost every payload is.
+        """
         if payload is None:
             return None
+        if payload.__class__ is dict and self._plain(payload, 0):
+            return payload
         cleaned = self.clean(payload)
         if isinstance(cleaned, dict):
             return cleaned
         return {"value": cleaned}
+
+    def _plain(self, value: object, depth: int) -> bool:
+        kind = type(value)
+        if kind is str or kind is int or kind is bool or value is None:
+            return True
+        if kind is float:
+            return math.isfinite(value)  # type: ignore[arg-type]
+        if depth >= MAX_DEPTH:
+            return False
+        if kind is dict:
+            for key, item in value.items():  # type: ignore[attr-defined]
+                if key.__class__ is not str or self.is_sensitive(key):
+                    return False
+                if not self._plain(item, depth + 1):
+                    return False
+            return True
+        if kind is list:
+            return all(self._plain(item, depth + 1) for item in value)  # type: ignore[attr-defined]
+        return False
 
     def _key(self, key: object) -> str:
         if isinstance(key, str):

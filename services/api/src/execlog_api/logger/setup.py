@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from execlog_api.logger.execution_logger import ExecutionLogger, LoggerConfig
 from execlog_api.logger.metrics import LoggerMetrics
@@ -65,12 +66,32 @@ def logger_config(settings: Settings) -> LoggerConfig:
 
 
 def logger_from_settings(
-    settings: Settings, registry: CollectorRegistry | None = None
+    settings: Settings,
+    registry: CollectorRegistry | None = None,
+    *,
+    engine: AsyncEngine | None = None,
 ) -> ExecutionLogger:
-    """An ExecutionLogger wired to the broker, log-worker and spool of ``settings``."""
+    """An ExecutionLogger wired to the broker, log-worker and spool of ``settings``
+    (LOG_SINK=off or direct: the comparison sinks of ``execlog_api.logger.sinks``)."""
     from execlog_api._version import __version__
+    from execlog_api.logger.sinks import DirectWriteLogger, DiscardingLogger
     from execlog_schema.builder import make_producer
 
+    if settings.log_sink == "off":
+        return DiscardingLogger(
+            logger_config(settings),
+            metrics=LoggerMetrics(registry),
+            producer=make_producer(settings.service_name, __version__),
+        )
+    if settings.log_sink == "direct":
+        if engine is None:
+            raise ValueError("LOG_SINK=direct needs the API's database engine")
+        return DirectWriteLogger(
+            engine,
+            logger_config(settings),
+            metrics=LoggerMetrics(registry),
+            producer=make_producer(settings.service_name, __version__),
+        )
     return ExecutionLogger(
         lambda: chain_from_settings(settings),
         logger_config(settings),

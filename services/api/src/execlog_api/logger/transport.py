@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
+import orjson
 from celery import Celery
 
-from execlog_schema.codec import BatchRejected, batch_to_wire, decode_batch, encode_batch
+from execlog_schema.codec import BatchRejected, decode_batch, encode_batch
 from execlog_schema.models import LogBatch
 from execlog_schema.wire import QUEUE_NAME, TASK_NAME, register_kombu_json
 
@@ -132,9 +133,16 @@ class CelerySender:
         try:
             self.app.send_task(
                 TASK_NAME,
-                args=[batch_to_wire(batch)],
+                # Encoded once by orjson and embedded verbatim by the orjson kombu codec
+                # (register_kombu_json): the same JSON on the wire, without encoding the batch,
+                # decoding it back to a dict and encoding that again.
+                args=[orjson.Fragment(encode_batch(batch))],
                 queue=QUEUE_NAME,
                 task_id=str(batch.batch_id),
+                # Celery would otherwise build a repr of the whole batch for the message
+                # headers on every publish (a quarter of the publish CPU).
+                argsrepr=f"<LogBatch {batch.batch_id}: {len(batch.records)} records>",
+                kwargsrepr="{}",
                 retry=True,
                 retry_policy=self.options.retry_policy(),
                 ignore_result=True,
