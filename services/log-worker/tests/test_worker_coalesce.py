@@ -136,6 +136,7 @@ def strategy(
     consumer.pool = pool  # type: ignore[attr-defined]
 
     class Task:
+        name = "execlog.batch_write_logs"
         soft_time_limit = None
         time_limit = None
 
