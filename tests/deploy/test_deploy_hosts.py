@@ -29,6 +29,8 @@ from pydantic import AliasChoices, BaseModel
 from pydantic_settings import BaseSettings
 
 REPO = Path(__file__).resolve().parents[2]
+WORK_TREE = Path(os.environ.get("EXECLOG_REPO_ROOT") or REPO)
+"""The whole checkout: under Pants the sandbox (REPO) holds only this test's dependencies."""
 DEPLOY = REPO / "deploy"
 SYSTEMD = DEPLOY / "systemd"
 SUPERVISOR_CONF = DEPLOY / "supervisor" / "execlog.conf"
@@ -45,6 +47,16 @@ MODULES = {
 ENV_FILES = {"api.env": "execlog-api", "log-worker.env": "execlog-worker"}
 RUNTIME_ENV = frozenset({"PEX_ROOT", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "TZ"})
 LONG_RUNNING = {"serve", "worker", "api", "flower"}
+
+
+def is_build_file(path: Path) -> bool:
+    """Pants' BUILD files (``BUILD``, ``BUILD.*``) sit among the deployment files: not ours."""
+    return path.name == "BUILD" or path.name.startswith("BUILD.")
+
+
+def deploy_files(directory: Path) -> list[Path]:
+    """The files of a deployment directory, BUILD files left out."""
+    return sorted(p for p in directory.iterdir() if p.is_file() and not is_build_file(p))
 
 
 # --- the services, as the code defines them ----------------------------------------------------
@@ -208,7 +220,7 @@ def unit_env(
 
 
 def test_systemd_has_a_unit_per_process_and_a_target() -> None:
-    names = {p.name for p in SYSTEMD.iterdir()}
+    names = {p.name for p in deploy_files(SYSTEMD)}
     assert names == {
         "execlog-api.service",
         "execlog-api-migrate.service",
@@ -290,7 +302,7 @@ def test_systemd_analyze_verify_is_silent(tmp_path: Path) -> None:
         (bin_dir / name).chmod(0o755)
     units = tmp_path / "units"
     units.mkdir()
-    for path in SYSTEMD.iterdir():
+    for path in deploy_files(SYSTEMD):
         text = path.read_text(encoding="utf-8").replace(PEX_DIR + "/", f"{bin_dir}/")
         (units / path.name).write_text(text, encoding="utf-8")
     names = [p.name.replace("@.service", "@logs1.service") for p in sorted(units.iterdir())]
@@ -491,11 +503,11 @@ def test_logrotate_rotates_in_place_with_copytruncate(tmp_path: Path) -> None:
 # --- shell scripts -------------------------------------------------------------------------------
 
 
-def shell_scripts() -> list[Path]:
-    candidates = [*DEPLOY.rglob("*"), *(REPO / "services").glob("*/scripts/*")]
+def shell_scripts(root: Path = REPO) -> list[Path]:
+    candidates = [*(root / "deploy").rglob("*"), *(root / "services").glob("*/scripts/*")]
     scripts = []
     for path in candidates:
-        if not path.is_file():
+        if not path.is_file() or is_build_file(path):
             continue
         head = path.read_bytes()[:64]
         if path.suffix == ".sh" or re.match(rb"#!\s*/(usr/)?bin/(env )?(ba)?sh\b", head):
@@ -512,6 +524,17 @@ def test_the_expected_scripts_are_found() -> None:
         "deploy/compose/initdb/10-create-databases.sh",
         "deploy/supervisor/execlog-env-exec",
     } <= found
+
+
+def test_every_script_and_host_file_of_the_work_tree_is_checked() -> None:
+    """Under Pants only declared dependencies are in the sandbox: none may be missing there."""
+    in_tree = {p.relative_to(WORK_TREE).as_posix() for p in shell_scripts(WORK_TREE)}
+    assert in_tree == {p.relative_to(REPO).as_posix() for p in SCRIPTS}, "see tests/deploy/BUILD"
+    for directory in (SYSTEMD, SUPERVISOR_CONF.parent, ENV_DIR, LOGROTATE.parent):
+        relative = directory.relative_to(REPO)
+        assert [p.name for p in deploy_files(WORK_TREE / relative)] == [
+            p.name for p in deploy_files(directory)
+        ], f"{relative}: files missing from this test's dependencies (tests/deploy/BUILD)"
 
 
 @pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.relative_to(REPO).as_posix())

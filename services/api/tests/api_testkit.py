@@ -33,7 +33,6 @@ from execlog_db.engine import PoolSettings
 from execlog_schema.models import LogBatch
 
 
-
 class FakeSender:
     """A BatchSender that records batches; can be slowed, failed or blocked on demand."""
 

@@ -1,18 +1,25 @@
 """Real Redis: exact batches on queue ``logs`` (own key prefix), loop never blocked by a hung
-broker, broker outage -> HTTP fallback -> spool -> replay with nothing lost or duplicated."""
+broker, broker outage -> HTTP fallback -> spool -> replay with nothing lost or duplicated, and
+publishing through a real Redis Sentinel (REDIS_URL=sentinel://... + REDIS_SENTINEL_MASTER)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
+import shutil
+import socket
 import statistics
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
+import redis
 from api_testkit import Blackhole, TcpProxy, queued_messages, task_batches
 
 from execlog_api.logger.execution_logger import ExecutionLogger, LoggerConfig
@@ -232,3 +239,64 @@ async def test_api_spool_replayed_at_startup_to_real_redis(
     ]
     assert len(got) == 70
     assert set(got) == ids
+
+
+@pytest.fixture()
+def sentinel_port(redis_url: str, tmp_path: Path) -> Iterator[int]:
+    """A throwaway Redis Sentinel (``redis-server --sentinel``) watching the shared Redis."""
+    server = shutil.which("redis-sentinel") or shutil.which("redis-server")
+    if server is None:
+        pytest.skip("no redis-server binary to run a sentinel")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    master = urlsplit(redis_url)
+    conf = tmp_path / "sentinel.conf"
+    conf.write_text(
+        f"port {port}\nbind 127.0.0.1\ndir {tmp_path}\n"
+        f"sentinel monitor apimaster {master.hostname} {master.port or 6379} 1\n",
+        encoding="utf-8",
+    )
+    proc = subprocess.Popen(
+        [server, str(conf), "--sentinel"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        client = redis.Redis(port=port, socket_timeout=1)
+        deadline = time.monotonic() + 10
+        while True:
+            with contextlib.suppress(redis.RedisError):
+                if client.sentinel_get_master_addr_by_name("apimaster"):
+                    break
+            assert proc.poll() is None, "the sentinel exited"
+            assert time.monotonic() < deadline, "the sentinel did not start"
+            time.sleep(0.05)
+        client.close()
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+async def test_api_publishes_through_redis_sentinel(
+    redis_url: str,
+    broker_key_prefix: str,
+    spool_dir: Path,
+    sentinel_port: int,
+    closing: list[ExecutionLogger],
+) -> None:
+    master_db = urlsplit(redis_url).path.lstrip("/") or "0"
+    settings = settings_for(
+        f"sentinel://127.0.0.1:{sentinel_port}/{master_db}",
+        broker_key_prefix,
+        spool_dir,
+        redis_sentinel_master="apimaster",
+    )
+    logger = logger_from_settings(settings)
+    closing.append(logger)
+    logged = [logger.log(EXECUTION, "info", f"s{i}", node_id="n") for i in range(10)]
+    await logger.flush(timeout=10)
+    sent = {"route": "broker", "origin": "live"}
+    assert logger.metrics.value("execlog_records_sent_total", sent) == len(logged)
+    messages = queued_messages(redis_url, f"{broker_key_prefix}{QUEUE_NAME}")
+    batches = [decode_batch(wire) for wire in task_batches(messages)]
+    assert [r for b in batches for r in b.records] == logged

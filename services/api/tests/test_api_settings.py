@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from pydantic import ValidationError
 
-from execlog_api.logger.setup import chain_from_settings, logger_config
+from execlog_api.logger.setup import broker_options, chain_from_settings, logger_config
+from execlog_api.logger.transport import make_celery_app
 from execlog_api.settings import DEFAULT_REDACT_KEYS, Settings
 
 ENV_NAMES = (
@@ -16,6 +19,8 @@ ENV_NAMES = (
     "REDIS_DB",
     "REDIS_URL",
     "REDIS_PASSWORD",
+    "REDIS_SENTINEL_MASTER",
+    "REDIS_SENTINEL_PASSWORD",
     "BROKER_KEY_PREFIX",
     "DATABASE_URL",
     "LOG_WORKER_URL",
@@ -99,6 +104,7 @@ def test_api_settings_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
         ("LOG_FLUSH_INTERVAL", "-1"),
         ("LOG_FORMAT", "xml"),
         ("LOG_WORKER_URL", "worker:8001"),
+        ("REDIS_URL", "sentinel://s1:26379/0"),
     ],
 )
 def test_api_settings_reject_bad_values(
@@ -116,3 +122,60 @@ def test_api_chain_from_settings_without_worker_url(tmp_path: Path) -> None:
         assert chain.spool.directory == tmp_path
     finally:
         chain.close()
+
+
+SENTINEL_URL = "sentinel://:p%40ss@s1:26379/0;sentinel://:p%40ss@s2:26379/0;sentinel://s3:26380/0"
+
+
+def test_api_sentinel_settings_reach_the_celery_producer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_URL", SENTINEL_URL)
+    monkeypatch.setenv("REDIS_SENTINEL_MASTER", "execlog")
+    monkeypatch.setenv("REDIS_SENTINEL_PASSWORD", "sentinel-secret")
+    monkeypatch.setenv("BROKER_KEY_PREFIX", "t1:")
+    s = Settings()
+    assert s.broker_url == SENTINEL_URL
+    assert s.redis_sentinel_master == "execlog"
+    assert "sentinel-secret" not in repr(s)
+    options = broker_options(s)
+    assert "sentinel-secret" not in repr(options)
+    app = make_celery_app(options)
+    try:
+        assert app.conf.broker_url == SENTINEL_URL
+        transport_options = app.conf.broker_transport_options
+        assert transport_options["master_name"] == "execlog"
+        assert transport_options["sentinel_kwargs"] == {"password": "sentinel-secret"}
+        assert transport_options["global_keyprefix"] == "t1:"
+        connection = app.connection_for_write()
+        try:
+            assert type(connection.transport).__name__ == "SentinelTransport"
+            sentinels = [urlsplit(url) for url in connection.alt]
+            assert [(u.hostname, u.port) for u in sentinels] == [
+                ("s1", 26379),
+                ("s2", 26379),
+                ("s3", 26380),
+            ]
+            assert connection.transport_options["master_name"] == "execlog"
+        finally:
+            connection.release()
+    finally:
+        app.close()
+
+
+def test_api_sentinel_is_off_unless_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_SENTINEL_MASTER", "")
+    monkeypatch.setenv("REDIS_SENTINEL_PASSWORD", "")
+    s = Settings()
+    assert (s.redis_sentinel_master, s.redis_sentinel_password) == (None, None)
+    assert "master_name" not in transport_options_of(s)
+    assert "sentinel_kwargs" not in transport_options_of(s)
+    monkeypatch.setenv("REDIS_SENTINEL_MASTER", "execlog")
+    assert transport_options_of(Settings())["master_name"] == "execlog"
+    assert "sentinel_kwargs" not in transport_options_of(Settings())
+
+
+def transport_options_of(settings: Settings) -> dict[str, Any]:
+    app = make_celery_app(broker_options(settings))
+    try:
+        return dict(app.conf.broker_transport_options)
+    finally:
+        app.close()

@@ -15,7 +15,7 @@ NAIVE_WORKER_ENV: dict[str, str] = {
 TUNED_WORKER_ENV: dict[str, str] = {
     "WORKER_COALESCE": "true",
     "WRITE_METHOD": "copy",
-    "WORKER_PREFETCH_MULTIPLIER": "64",
+    "WORKER_PREFETCH_MULTIPLIER": "16",
 }
 """Coalescing worker: queued messages written together, COPY (staging only on conflict),
 deep prefetch. These are log-worker's defaults now; stated so the figures do not depend on them."""

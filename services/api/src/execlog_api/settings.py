@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import quote
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from execlog_db.engine import PoolSettings
@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     redis_password: SecretStr | None = None
     redis_url: str | None = Field(
         default=None, description="Full broker URL; when unset it is built from REDIS_HOST/PORT/DB"
+    )
+    redis_sentinel_master: str | None = Field(
+        default=None, description="Sentinel master set name (REDIS_URL=sentinel://...;...)"
+    )
+    redis_sentinel_password: SecretStr | None = Field(
+        default=None, description="password of the sentinels themselves, if they require one"
     )
     broker_key_prefix: str = Field(
         default="", description="kombu global_keyprefix (isolates queues, e.g. per test)"
@@ -138,9 +144,21 @@ class Settings(BaseSettings):
         if value in (None, ""):
             return None
         assert value is not None
-        if not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("REDIS_URL must start with redis://, rediss:// or unix://")
+        if not value.startswith(("redis://", "rediss://", "unix://", "sentinel://")):
+            raise ValueError(
+                "REDIS_URL must start with redis://, rediss://, unix:// or sentinel://"
+            )
         return value
+
+    @field_validator("redis_sentinel_master")
+    @classmethod
+    def _blank_master_is_unset(cls, value: str | None) -> str | None:
+        return value or None
+
+    @field_validator("redis_sentinel_password")
+    @classmethod
+    def _blank_password_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value() else None
 
     @field_validator("log_worker_url")
     @classmethod
@@ -148,6 +166,12 @@ class Settings(BaseSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("LOG_WORKER_URL must be an http:// or https:// URL (or empty)")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _sentinel_needs_master(self) -> Settings:
+        if self.broker_url.startswith("sentinel://") and not self.redis_sentinel_master:
+            raise ValueError("a sentinel:// REDIS_URL needs REDIS_SENTINEL_MASTER")
+        return self
 
     @property
     def broker_url(self) -> str:

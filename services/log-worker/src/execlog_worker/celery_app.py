@@ -66,7 +66,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_acks_on_timeout": False,
         "task_routes": {TASK_NAME: {"queue": QUEUE_NAME}},
         "task_default_queue": QUEUE_NAME,
-        # Messages reserved per child (64 by default): the window the coalescing strategy
+        # Messages reserved per child (16 by default): the window the coalescing strategy
         # writes from, many queued messages in one COPY. Reserved messages stay unacked, so
         # a killed worker's come back after the visibility timeout (duplicates absorbed by
         # the idempotent write). WORKER_PREFETCH_MULTIPLIER=1 with WORKER_COALESCE=false is

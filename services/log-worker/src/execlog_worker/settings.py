@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     worker_concurrency: int | None = Field(default=None, ge=1, le=256)
     worker_hostname: str = "logs@%h"
     worker_prefetch_multiplier: int = Field(
-        default=64,
+        default=16,
         ge=1,
         description="messages reserved per pool process: the window coalescing writes from",
     )

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 import threading
 import time
 import uuid
@@ -64,7 +63,6 @@ class LoggerConfig:
     max_batch_bytes: int = 4 * 1024 * 1024
     replay_interval: float = 5.0
     idle_rescan_interval: float = 60.0
-    gil_switch_interval: float | None = 0.0005
     replay_batches_per_round: int = 50
     shutdown_timeout: float = 30.0
     default_component: str = "api"
@@ -175,11 +173,6 @@ class ExecutionLogger:
                 target=self._spill_main, name="execlog-spill", daemon=True
             )
             self._started = True
-            interval = self.config.gil_switch_interval
-            if interval is not None and interval < sys.getswitchinterval():
-                # The sender thread's publish is pure-Python CPU work: with the default 5 ms
-                # switch interval the event loop thread can wait that long for the GIL.
-                sys.setswitchinterval(interval)
             state.sender.start()
             state.spill.start()
             self._update_spool_gauges()

@@ -27,6 +27,12 @@ def broker_options(settings: Settings) -> BrokerOptions:
         max_retries=settings.broker_publish_max_retries,
         retry_interval=settings.broker_retry_interval,
         retry_interval_max=settings.broker_retry_interval_max,
+        sentinel_master=settings.redis_sentinel_master,
+        sentinel_password=(
+            settings.redis_sentinel_password.get_secret_value()
+            if settings.redis_sentinel_password is not None
+            else None
+        ),
     )
 
 

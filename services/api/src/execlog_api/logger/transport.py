@@ -20,7 +20,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
@@ -73,6 +73,8 @@ class BrokerOptions:
     max_retries: int = 2
     retry_interval: float = 0.2
     retry_interval_max: float = 1.0
+    sentinel_master: str | None = None
+    sentinel_password: str | None = field(default=None, repr=False)
 
     def retry_policy(self) -> dict[str, float | int]:
         """kombu publish retry policy (exponential-ish: start, step, max)."""
@@ -95,6 +97,11 @@ def make_celery_app(options: BrokerOptions, name: str = "execlog_api") -> Celery
         "health_check_interval": 25,
         "max_connections": 4,
     }
+    if options.sentinel_master:
+        # sentinel://...;... URL: kombu asks those sentinels for this master set's address.
+        transport_options["master_name"] = options.sentinel_master
+        if options.sentinel_password:
+            transport_options["sentinel_kwargs"] = {"password": options.sentinel_password}
     if options.key_prefix:
         transport_options["global_keyprefix"] = options.key_prefix
     app.conf.update(
