@@ -3,52 +3,34 @@ JSON Schema validator, and a recording batch sender for the real ExecutionLogger
 
 from __future__ import annotations
 
-import re
 import threading
-from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 import pytest
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator
 
-from execlog_schema.jsonschema_export import load_schema
-from execlog_schema.models import LogBatch
+from execlog_api.logger.execution_logger import ExecutionLogger, LoggerConfig
+from execlog_api.logger.transport import DeliveryChain
+from execlog_schema.jsonschema_export import validator
+from execlog_schema.models import LogBatch, LogRecord
 from execlog_worker.db import create_pool, migrate
 from execlog_worker.settings import Settings
 from execlog_worker.writer import LogWriter, raw_to_text
 
-
-_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
-FORMATS = FormatChecker()
-
-
-@FORMATS.checks("date-time", raises=ValueError)
-def _rfc3339(value: object) -> bool:
-    """RFC 3339 date-time with a mandatory offset (jsonschema has no built-in checker)."""
-    if not isinstance(value, str):
-        return True
-    if not _RFC3339.match(value):
-        return False
-    datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return True
-
-
-def _schema_validator(major: int) -> Draft202012Validator:
-    schema = load_schema(major)
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, format_checker=FORMATS)
-
-
 SchemaValidatorFactory = Callable[[int], Draft202012Validator]
 SenderFactory = Callable[..., "RecordingSender"]
+LogThrough = Callable[
+    [Callable[[], DeliveryChain], Iterable[dict[str, Any]], LoggerConfig], list[LogRecord]
+]
 
 
 @pytest.fixture()
 def schema_validator() -> SchemaValidatorFactory:
     """``schema_validator(major)``: a jsonschema validator of the committed
     ``log_batch.v<major>.json`` (independent of the pydantic models)."""
-    return _schema_validator
+    return validator
 
 
 class RecordingSender:
@@ -68,6 +50,21 @@ class RecordingSender:
 
     def close(self) -> None:
         pass
+
+
+def _log_through(
+    make_chain: Callable[[], DeliveryChain],
+    calls: Iterable[dict[str, Any]],
+    config: LoggerConfig,
+) -> list[LogRecord]:
+    logger = ExecutionLogger(make_chain, config)
+    execution = uuid.uuid4()
+    try:
+        returned = [logger.log(execution, **call) for call in calls]
+        logger.flush_sync(timeout=20)
+    finally:
+        logger.close(timeout=20)
+    return returned
 
 
 class MemoryWriter:
@@ -97,6 +94,14 @@ class MemoryWriter:
 def recording_sender() -> SenderFactory:
     """``recording_sender(name, fail=False)``: a BatchSender that records or always fails."""
     return RecordingSender
+
+
+@pytest.fixture()
+def log_through() -> LogThrough:
+    """``log_through(make_chain, calls, config)``: log ``calls`` (keyword arguments of
+    ``ExecutionLogger.log``) for one new execution through the real ExecutionLogger on
+    ``make_chain``, then flush and close it; the records it returned."""
+    return _log_through
 
 
 @pytest.fixture()

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
-from execlog_api.logger.execution_logger import ExecutionLogger, LoggerConfig
+from execlog_api.logger.execution_logger import LoggerConfig
 from execlog_api.logger.transport import (
     BrokerOptions,
     CelerySender,
@@ -75,15 +75,7 @@ CALLS: list[dict[str, Any]] = [
 ]
 
 
-def _drive(make_chain: Callable[[], DeliveryChain]) -> list[LogRecord]:
-    logger = ExecutionLogger(make_chain, LoggerConfig(buffer_size=4, flush_interval=0.05))
-    execution = uuid.uuid4()
-    try:
-        returned = [logger.log(execution, **call) for call in CALLS]
-        logger.flush_sync(timeout=20)
-    finally:
-        logger.close(timeout=20)
-    return returned
+SMALL_BATCHES = LoggerConfig(buffer_size=4, flush_interval=0.05)
 
 
 def _check(batches: list[Any], returned: list[LogRecord], validator: Draft202012Validator) -> None:
@@ -106,13 +98,17 @@ def _check(batches: list[Any], returned: list[LogRecord], validator: Draft202012
 
 
 def test_contract_broker_messages_match_the_schema(
-    tmp_path: Path, schema_validator: Callable[[int], Draft202012Validator]
+    tmp_path: Path,
+    schema_validator: Callable[[int], Draft202012Validator],
+    log_through: Callable[..., list[LogRecord]],
 ) -> None:
     options = BrokerOptions(url="memory://")
     app = make_celery_app(options, name=f"contract-{uuid.uuid4().hex}")
     sender = CelerySender(options, app=app)
     spool = DiskSpool(tmp_path / "spool", file_max_bytes=1 << 20, max_bytes=1 << 30)
-    returned = _drive(lambda: DeliveryChain(sender, spool, None, backoff=0.05))
+    returned = log_through(
+        lambda: DeliveryChain(sender, spool, None, backoff=0.05), CALLS, SMALL_BATCHES
+    )
 
     bodies: list[Any] = []
     with app.connection_for_read() as conn:
@@ -142,6 +138,7 @@ def test_contract_http_fallback_bodies_match_the_schema(
     tmp_path: Path,
     schema_validator: Callable[[int], Draft202012Validator],
     recording_sender: Callable[..., Any],
+    log_through: Callable[..., list[LogRecord]],
 ) -> None:
     bodies: list[Any] = []
 
@@ -154,7 +151,9 @@ def test_contract_http_fallback_bodies_match_the_schema(
     http = HttpFallback("http://log-worker", "token", transport=httpx.MockTransport(worker))
     spool = DiskSpool(tmp_path / "spool", file_max_bytes=1 << 20, max_bytes=1 << 30)
     broker = recording_sender("broker", fail=True)
-    returned = _drive(lambda: DeliveryChain(broker, spool, http, backoff=60, backoff_max=60))
+    returned = log_through(
+        lambda: DeliveryChain(broker, spool, http, backoff=60, backoff_max=60), CALLS, SMALL_BATCHES
+    )
     assert bodies
     _check(bodies, returned, schema_validator(SCHEMA_MAJOR))
 
@@ -163,12 +162,15 @@ def test_contract_spooled_batches_match_the_schema(
     tmp_path: Path,
     schema_validator: Callable[[int], Draft202012Validator],
     recording_sender: Callable[..., Any],
+    log_through: Callable[..., list[LogRecord]],
 ) -> None:
     spool_dir = tmp_path / "spool"
     spool = DiskSpool(spool_dir, file_max_bytes=1 << 20, max_bytes=1 << 30)
     broker = recording_sender("broker", fail=True)
     http = recording_sender("http", fail=True)
-    returned = _drive(lambda: DeliveryChain(broker, spool, http, backoff=60, backoff_max=60))
+    returned = log_through(
+        lambda: DeliveryChain(broker, spool, http, backoff=60, backoff_max=60), CALLS, SMALL_BATCHES
+    )
     lines = [
         json.loads(line)
         for path in sorted(spool_dir.glob("*.jsonl"))

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -18,11 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kombu import serialization
 
-from execlog_api.logger.execution_logger import ExecutionLogger, LoggerConfig
+from execlog_api.logger.execution_logger import LoggerConfig
 from execlog_api.logger.transport import DeliveryChain, DiskSpool
 from execlog_schema.codec import batch_to_wire
 from execlog_schema.limits import MAX_ATTEMPT, MAX_MESSAGE_CHARS
-from execlog_schema.models import LogBatch, LogLevel
+from execlog_schema.models import LogBatch, LogLevel, LogRecord
 from execlog_schema.wire import register_kombu_json
 from execlog_worker.ingest import ingest
 
@@ -86,18 +85,13 @@ def test_contract_logged_records_reach_the_worker_unchanged(
     tmp_path_factory: pytest.TempPathFactory,
     recording_sender: Callable[..., Any],
     memory_writer: Any,
+    log_through: Callable[..., list[LogRecord]],
 ) -> None:
     sender = recording_sender("broker")
     spool = DiskSpool(tmp_path_factory.mktemp("spool"), file_max_bytes=1 << 20, max_bytes=1 << 30)
-    logger = ExecutionLogger(
-        lambda: DeliveryChain(sender, spool, None), LoggerConfig(buffer_size=1000)
+    returned = log_through(
+        lambda: DeliveryChain(sender, spool, None), calls, LoggerConfig(buffer_size=1000)
     )
-    execution = uuid.uuid4()
-    try:
-        returned = [logger.log(execution, **call) for call in calls]
-        logger.flush_sync(timeout=20)
-    finally:
-        logger.close(timeout=20)
     assert sender.batches
     received = []
     for batch in sender.batches:

@@ -10,7 +10,6 @@ PEX files Pants writes. The init script runs for real against the local PostgreS
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
 import shutil
@@ -20,15 +19,21 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import click
 import pytest
 import yaml
-from pydantic import AliasChoices, BaseModel
-from pydantic_settings import BaseSettings
+from deploy_testkit import (
+    DEPLOYED_COMMANDS,
+    ENTRYPOINT,
+    REPO,
+    WORK_TREE,
+    env_names,
+    load_known_settings,
+    load_settings,
+    parse_cli,
+    service_of_image,
+    settings_class,
+)
 
-REPO = Path(__file__).resolve().parents[2]
-WORK_TREE = Path(os.environ.get("EXECLOG_REPO_ROOT") or REPO)
-"""The whole checkout: under Pants the sandbox (REPO) holds only this test's dependencies."""
 COMPOSE_DIR = REPO / "deploy" / "compose"
 COMPOSE_FILE = COMPOSE_DIR / "docker-compose.yml"
 ENV_EXAMPLE = COMPOSE_DIR / ".env.example"
@@ -36,22 +41,16 @@ INIT_SCRIPT = COMPOSE_DIR / "initdb" / "10-create-databases.sh"
 
 IMAGES = {
     "execlog-api": {
-        "settings": "execlog_api.settings",
-        "cli": "execlog_api.cli",
         "dockerfile": "deploy/compose/api.Dockerfile",
         "pex": "dist/services.api/execlog-api.pex",
         "build_file": "services/api/BUILD",
     },
     "execlog-worker": {
-        "settings": "execlog_worker.settings",
-        "cli": "execlog_worker.cli",
         "dockerfile": "deploy/compose/log-worker.Dockerfile",
         "pex": "dist/services.log-worker/execlog-worker.pex",
         "build_file": "services/log-worker/BUILD",
     },
 }
-ENTRYPOINT = "/app/venv/pex"
-RUNTIME_ENV = frozenset({"PEX_ROOT", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "TZ"})
 GUIDE_PORTS = {
     "api": 8000,
     "postgres": 5432,
@@ -119,85 +118,11 @@ COMPOSE = load_compose()
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 
 
-def image_of(service: dict[str, Any]) -> str | None:
-    name = str(service.get("image", "")).rsplit("/", 1)[-1].partition(":")[0]
-    return name if name in IMAGES else None
-
-
 def own_services() -> Iterator[tuple[str, str, dict[str, Any]]]:
     for name, service in SERVICES.items():
-        image = image_of(service)
+        image = service_of_image(service.get("image", ""))
         if image is not None:
             yield name, image, service
-
-
-def settings_class(image: str) -> type[BaseSettings]:
-    cls: object = importlib.import_module(IMAGES[image]["settings"]).Settings
-    assert isinstance(cls, type)
-    assert issubclass(cls, BaseSettings)
-    return cls
-
-
-def env_names(cls: type[BaseSettings]) -> set[str]:
-    """Every environment variable name ``cls`` reads (upper-cased), nested fields included."""
-    config = cls.model_config
-    prefix = str(config.get("env_prefix") or "")
-    delimiter = config.get("env_nested_delimiter")
-    names: set[str] = set()
-    for name, field in cls.model_fields.items():
-        alias = field.validation_alias
-        if isinstance(alias, str):
-            bases = [alias]
-        elif isinstance(alias, AliasChoices):
-            bases = [c for c in alias.choices if isinstance(c, str)]
-        elif field.alias:
-            bases = [field.alias]
-        else:
-            bases = [prefix + name]
-        names.update(b.upper() for b in bases)
-        annotation = field.annotation
-        if delimiter and isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            for base in bases:
-                names.update(f"{base}{delimiter}{sub}".upper() for sub in annotation.model_fields)
-    return names
-
-
-def load_settings(
-    image: str, env: Mapping[str, str], monkeypatch: pytest.MonkeyPatch
-) -> BaseSettings:
-    cls = settings_class(image)
-    for name in env_names(cls):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    return cls()
-
-
-def cli_group(image: str) -> click.Group:
-    module = importlib.import_module(IMAGES[image]["cli"])
-    main = getattr(module, "main", None)
-    if isinstance(main, click.Group):
-        return main
-    groups = [v for v in vars(module).values() if isinstance(v, click.Group)]
-    assert len(groups) == 1, f"{module.__name__}: cannot find its click group"
-    return groups[0]
-
-
-def parse_cli(image: str, argv: list[str]) -> click.Context:
-    """Parse ``argv`` like the service's CLI would (options and types), without running it."""
-    group = cli_group(image)
-    ctx = group.make_context(image, list(argv))
-    rest = [*getattr(ctx, "_protected_args", []), *ctx.args]
-    if not rest:
-        rest = [*getattr(ctx, "protected_args", [])]
-    assert rest, f"{image} {argv}: no subcommand"
-    name, cmd, args = group.resolve_command(ctx, rest)
-    assert cmd is not None, f"{image}: unknown command {rest[0]!r}"
-    assert name is not None
-    sub = cmd.make_context(name, list(args), parent=ctx)
-    assert not sub.args, f"{argv}: options the CLI does not know: {sub.args}"
-    return sub
 
 
 def environment(service: dict[str, Any]) -> dict[str, str]:
@@ -301,14 +226,7 @@ def test_every_command_and_healthcheck_is_a_real_cli_command() -> None:
         test = service.get("healthcheck", {}).get("test", [])
         if test[1:2] == [ENTRYPOINT]:
             parse_cli(image, test[2:])
-    assert seen >= {
-        "execlog-api serve",
-        "execlog-api migrate",
-        "execlog-worker worker",
-        "execlog-worker api",
-        "execlog-worker flower",
-        "execlog-worker migrate",
-    }
+    assert seen >= DEPLOYED_COMMANDS
 
 
 def test_every_env_var_is_a_known_setting_with_a_valid_value(
@@ -316,10 +234,7 @@ def test_every_env_var_is_a_known_setting_with_a_valid_value(
 ) -> None:
     for name, image, service in own_services():
         env = environment(service)
-        unknown = set(env) - env_names(settings_class(image)) - RUNTIME_ENV
-        assert not unknown, f"{name}: {image} has no setting {sorted(unknown)}"
-        with monkeypatch.context() as patch:
-            load_settings(image, env, patch)
+        load_known_settings(image, env, monkeypatch, where=name)
 
 
 def test_http_ports_and_healthchecks_match_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -331,8 +246,7 @@ def test_http_ports_and_healthchecks_match_the_settings(monkeypatch: pytest.Monk
         command = service["command"][0]
         if command not in expected_paths:
             continue
-        with monkeypatch.context() as patch:
-            settings = load_settings(image, environment(service), patch)
+        settings = load_settings(image, environment(service), monkeypatch)
         host_field, port_field = fields[command]
         port = int(getattr(settings, port_field))
         all_interfaces = "0.0.0.0"  # noqa: S104
@@ -596,7 +510,7 @@ def test_sentinel_overlay_configures_every_own_service(monkeypatch: pytest.Monke
     own = {name for name, _image, _service in own_services()}
     assert own <= set(overlay), f"not switched to Sentinel: {sorted(own - set(overlay))}"
     for name in sorted(own):
-        image = image_of(SERVICES[name])
+        image = service_of_image(SERVICES[name].get("image", ""))
         assert image is not None
         env = environment(merged_service(name))
         hosts = re.findall(r"sentinel://(?::[^@]*@)?([^:;/]+):26379", env["REDIS_URL"])

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import getpass
 import grp
-import importlib
 import json
 import os
 import re
@@ -23,14 +22,9 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
-import click
 import pytest
-from pydantic import AliasChoices, BaseModel
-from pydantic_settings import BaseSettings
+from deploy_testkit import REPO, WORK_TREE, load_known_settings, load_settings, parse_cli
 
-REPO = Path(__file__).resolve().parents[2]
-WORK_TREE = Path(os.environ.get("EXECLOG_REPO_ROOT") or REPO)
-"""The whole checkout: under Pants the sandbox (REPO) holds only this test's dependencies."""
 DEPLOY = REPO / "deploy"
 SYSTEMD = DEPLOY / "systemd"
 SUPERVISOR_CONF = DEPLOY / "supervisor" / "execlog.conf"
@@ -40,12 +34,7 @@ LOGROTATE = DEPLOY / "logrotate" / "execlog"
 
 PEX_DIR = "/opt/execlog/bin"
 PEXES = {"execlog-api.pex": "execlog-api", "execlog-worker.pex": "execlog-worker"}
-MODULES = {
-    "execlog-api": ("execlog_api.settings", "execlog_api.cli"),
-    "execlog-worker": ("execlog_worker.settings", "execlog_worker.cli"),
-}
 ENV_FILES = {"api.env": "execlog-api", "log-worker.env": "execlog-worker"}
-RUNTIME_ENV = frozenset({"PEX_ROOT", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "TZ"})
 LONG_RUNNING = {"serve", "worker", "api", "flower"}
 
 
@@ -57,79 +46,6 @@ def is_build_file(path: Path) -> bool:
 def deploy_files(directory: Path) -> list[Path]:
     """The files of a deployment directory, BUILD files left out."""
     return sorted(p for p in directory.iterdir() if p.is_file() and not is_build_file(p))
-
-
-# --- the services, as the code defines them ----------------------------------------------------
-
-
-def settings_class(service: str) -> type[BaseSettings]:
-    cls: object = importlib.import_module(MODULES[service][0]).Settings
-    assert isinstance(cls, type)
-    assert issubclass(cls, BaseSettings)
-    return cls
-
-
-def env_names(cls: type[BaseSettings]) -> set[str]:
-    """Every environment variable name ``cls`` reads (upper-cased), nested fields included."""
-    config = cls.model_config
-    prefix = str(config.get("env_prefix") or "")
-    delimiter = config.get("env_nested_delimiter")
-    names: set[str] = set()
-    for name, field in cls.model_fields.items():
-        alias = field.validation_alias
-        if isinstance(alias, str):
-            bases = [alias]
-        elif isinstance(alias, AliasChoices):
-            bases = [c for c in alias.choices if isinstance(c, str)]
-        elif field.alias:
-            bases = [field.alias]
-        else:
-            bases = [prefix + name]
-        names.update(b.upper() for b in bases)
-        annotation = field.annotation
-        if delimiter and isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            for base in bases:
-                names.update(f"{base}{delimiter}{sub}".upper() for sub in annotation.model_fields)
-    return names
-
-
-def load_settings(
-    service: str, env: Mapping[str, str], monkeypatch: pytest.MonkeyPatch
-) -> BaseSettings:
-    cls = settings_class(service)
-    with monkeypatch.context() as patch:
-        for name in env_names(cls):
-            patch.delenv(name, raising=False)
-            patch.delenv(name.lower(), raising=False)
-        for key, value in env.items():
-            patch.setenv(key, value)
-        return cls()
-
-
-def cli_group(service: str) -> click.Group:
-    module = importlib.import_module(MODULES[service][1])
-    main = getattr(module, "main", None)
-    if isinstance(main, click.Group):
-        return main
-    groups = [v for v in vars(module).values() if isinstance(v, click.Group)]
-    assert len(groups) == 1, f"{module.__name__}: cannot find its click group"
-    return groups[0]
-
-
-def parse_cli(service: str, argv: list[str]) -> click.Context:
-    """Parse ``argv`` like the service's CLI would (options and types), without running it."""
-    group = cli_group(service)
-    ctx = group.make_context(service, list(argv))
-    rest = [*getattr(ctx, "_protected_args", []), *ctx.args]
-    if not rest:
-        rest = [*getattr(ctx, "protected_args", [])]
-    assert rest, f"{service} {argv}: no subcommand"
-    name, cmd, args = group.resolve_command(ctx, rest)
-    assert cmd is not None, f"{service}: unknown command {rest[0]!r}"
-    assert name is not None
-    sub = cmd.make_context(name, list(args), parent=ctx)
-    assert not sub.args, f"{argv}: options the CLI does not know: {sub.args}"
-    return sub
 
 
 def split_pex_command(argv: list[str]) -> tuple[str, list[str], list[str]]:
@@ -249,9 +165,7 @@ def test_systemd_unit_runs_a_real_command_with_known_settings(
     env, env_files = unit_env(unit, "logs1")
     assert env_files[0] == f"/etc/execlog/{'api' if service == 'execlog-api' else 'log-worker'}.env"
     env.update(env_from_files(env_files))
-    unknown = set(env) - env_names(settings_class(service)) - RUNTIME_ENV
-    assert not unknown, f"{path.name}: {service} has no setting {sorted(unknown)}"
-    load_settings(service, env, monkeypatch)
+    load_known_settings(service, env, monkeypatch, where=path.name)
     assert service_section["User"] == ["execlog"]
     assert env["PEX_ROOT"].startswith("/var/cache/" + service_section["CacheDirectory"][0])
 
@@ -394,9 +308,7 @@ def test_supervisor_runs_every_process_with_known_settings(
         commands.setdefault(command, []).append(program["name"])
         env = dict(program["environment"])
         env.update(env_from_files(files))
-        unknown = set(env) - env_names(settings_class(service)) - RUNTIME_ENV
-        assert not unknown, f"{program['name']}: {service} has no setting {sorted(unknown)}"
-        load_settings(service, env, monkeypatch)
+        load_known_settings(service, env, monkeypatch, where=program["name"])
         assert_rotated(program["stdout_logfile"])
         assert program["stdout_logfile_maxbytes"] == 0, "logrotate owns rotation"
         if command == "migrate":
@@ -442,9 +354,7 @@ def test_env_example_sets_only_known_settings_with_valid_values(
     env = read_env_file(path)
     if name.startswith("worker-"):
         env = {**read_env_file(ENV_DIR / "log-worker.env.example"), **env}
-    unknown = set(env) - env_names(settings_class(service))
-    assert not unknown, f"{path.name}: {service} has no setting {sorted(unknown)}"
-    load_settings(service, env, monkeypatch)
+    load_known_settings(service, env, monkeypatch, where=path.name, allowed=frozenset())
     if name == "log-worker.env":
         assert not {"WORKER_HOSTNAME", "WORKER_METRICS_PORT"} & set(env), "these are per worker"
 
@@ -559,26 +469,27 @@ def test_shell_script_passes_shellcheck(path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def run_env_exec(
+    *args: str, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(ENV_EXEC), *args], capture_output=True, text=True, timeout=30, check=False, env=env
+    )
+
+
 def test_env_exec_exports_files_in_order_and_execs(tmp_path: Path) -> None:
     first = tmp_path / "a.env"
     first.write_text('# comment\nA="one two"\nB=1\n\n', encoding="utf-8")
     second = tmp_path / "b.env"
     second.write_text("B=2\n", encoding="utf-8")
-    result = subprocess.run(
-        [
-            str(ENV_EXEC),
-            str(first),
-            f"-{tmp_path / 'missing.env'}",
-            str(second),
-            "--",
-            "sh",
-            "-c",
-            'printf "%s|%s" "$A" "$B"; exit 7',
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
+    result = run_env_exec(
+        str(first),
+        f"-{tmp_path / 'missing.env'}",
+        str(second),
+        "--",
+        "sh",
+        "-c",
+        'printf "%s|%s" "$A" "$B"; exit 7',
         env={"PATH": os.environ["PATH"]},
     )
     assert result.returncode == 7, "the command's own exit status"
@@ -587,21 +498,9 @@ def test_env_exec_exports_files_in_order_and_execs(tmp_path: Path) -> None:
 
 
 def test_env_exec_fails_on_a_missing_required_file_or_bad_usage(tmp_path: Path) -> None:
-    missing = subprocess.run(
-        [str(ENV_EXEC), str(tmp_path / "nope.env"), "--", "true"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    missing = run_env_exec(str(tmp_path / "nope.env"), "--", "true")
     assert missing.returncode == 66
     assert "nope.env" in missing.stderr
-    usage = subprocess.run(
-        [str(ENV_EXEC), str(tmp_path / "nope.env")],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    usage = run_env_exec(str(tmp_path / "nope.env"))
     assert usage.returncode == 64
     assert "usage:" in usage.stderr

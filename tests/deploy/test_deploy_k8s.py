@@ -10,113 +10,37 @@ config and secret references agree with each other and with the services.
 from __future__ import annotations
 
 import copy
-import importlib
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import click
 import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-from pydantic import AliasChoices, BaseModel
+from deploy_testkit import (
+    DEPLOYED_COMMANDS,
+    ENTRYPOINT,
+    REPO,
+    SERVICES,
+    load_known_settings,
+    load_settings,
+    parse_cli,
+    service_of_image,
+)
 from pydantic_settings import BaseSettings
 
-REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"
 BASE = K8S / "base"
 OVERLAYS = sorted(p for p in (K8S / "overlays").iterdir() if p.is_dir())
 SECRETS_EXAMPLE = K8S / "examples" / "secrets.example.yaml"
-ENTRYPOINT = "/app/venv/pex"
 K8S_VERSIONS = ("1.27", kubernetes_validate.latest_version())
-
-Doc = dict[str, Any]
-
-
-# --- the services, as the code defines them --------------------------------------------------
-
-SERVICES: dict[str, dict[str, str]] = {
-    "execlog-api": {"settings": "execlog_api.settings", "cli": "execlog_api.cli"},
-    "execlog-worker": {"settings": "execlog_worker.settings", "cli": "execlog_worker.cli"},
-}
-# Variables a container may set that are not service settings (the runtime reads them).
-RUNTIME_ENV = frozenset({"PEX_ROOT", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "TZ"})
 WORKER_HTTP_COMMANDS = {"api": 8001, "flower": 5555}
 
-
-def settings_class(service: str) -> type[BaseSettings]:
-    module = importlib.import_module(SERVICES[service]["settings"])
-    cls: object = module.Settings
-    assert isinstance(cls, type)
-    assert issubclass(cls, BaseSettings)
-    return cls
-
-
-def env_names(cls: type[BaseSettings]) -> set[str]:
-    """Every environment variable name ``cls`` reads (upper-cased), nested fields included."""
-    config = cls.model_config
-    prefix = str(config.get("env_prefix") or "")
-    delimiter = config.get("env_nested_delimiter")
-    names: set[str] = set()
-    for name, field in cls.model_fields.items():
-        alias = field.validation_alias
-        if isinstance(alias, str):
-            bases = [alias]
-        elif isinstance(alias, AliasChoices):
-            bases = [c for c in alias.choices if isinstance(c, str)]
-        elif field.alias:
-            bases = [field.alias]
-        else:
-            bases = [prefix + name]
-        names.update(b.upper() for b in bases)
-        annotation = field.annotation
-        if delimiter and isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            for base in bases:
-                names.update(f"{base}{delimiter}{sub}".upper() for sub in annotation.model_fields)
-    return names
-
-
-def load_settings(
-    service: str, env: Mapping[str, str], monkeypatch: pytest.MonkeyPatch
-) -> BaseSettings:
-    """Instantiate the service's Settings from exactly ``env`` (nothing else leaks in)."""
-    cls = settings_class(service)
-    for name in env_names(cls):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    return cls()
-
-
-def cli_group(service: str) -> click.Group:
-    module = importlib.import_module(SERVICES[service]["cli"])
-    main = getattr(module, "main", None)
-    if isinstance(main, click.Group):
-        return main
-    groups = [v for v in vars(module).values() if isinstance(v, click.Group)]
-    assert len(groups) == 1, f"{module.__name__}: cannot find its click group"
-    return groups[0]
-
-
-def parse_cli(service: str, argv: list[str]) -> click.Context:
-    """Parse ``argv`` like the service's CLI would (options and types), without running it."""
-    group = cli_group(service)
-    ctx = group.make_context(service, list(argv))
-    rest = [*getattr(ctx, "_protected_args", []), *ctx.args]
-    if not rest:
-        rest = [*getattr(ctx, "protected_args", [])]
-    assert rest, f"{service} {argv}: no subcommand"
-    name, cmd, args = group.resolve_command(ctx, rest)
-    assert cmd is not None, f"{service}: unknown command {rest[0]!r}"
-    assert name is not None
-    sub = cmd.make_context(name, list(args), parent=ctx)
-    assert not sub.args, f"{argv}: options the CLI does not know: {sub.args}"
-    return sub
+Doc = dict[str, Any]
 
 
 # --- loading and rendering the manifests ------------------------------------------------------
@@ -222,9 +146,9 @@ def containers(docs: list[Doc]) -> Iterator[tuple[Doc, dict[str, Any], dict[str,
 
 
 def service_of(container: dict[str, Any]) -> str:
-    repo_name = str(container["image"]).rsplit("/", 1)[-1].partition(":")[0]
-    assert repo_name in SERVICES, f"unknown image {container['image']}"
-    return repo_name
+    service = service_of_image(container["image"])
+    assert service is not None, f"unknown image {container['image']}"
+    return service
 
 
 def find(docs: list[Doc], kind: str, name: str) -> Doc:
@@ -488,10 +412,9 @@ def test_every_container_env_var_is_a_known_setting_with_a_valid_value(
     for doc, _pod, container in containers(docs):
         service = service_of(container)
         values, names = container_env(docs, container)
-        unknown = names - env_names(settings_class(service)) - RUNTIME_ENV
-        assert not unknown, f"{doc['metadata']['name']}: {service} has no setting {unknown}"
-        with monkeypatch.context() as patch:
-            load_settings(service, values, patch)
+        load_known_settings(
+            service, values, monkeypatch, where=doc["metadata"]["name"], names=names
+        )
         seen += 1
     assert seen >= 6
 
@@ -508,14 +431,7 @@ def test_every_container_runs_a_real_cli_command(name: str) -> None:
             probe = container.get(probe_name, {})
             if "exec" in probe:
                 parse_cli(service, pex_argv(probe["exec"]["command"]))
-    assert {
-        "execlog-api serve",
-        "execlog-api migrate",
-        "execlog-worker worker",
-        "execlog-worker api",
-        "execlog-worker flower",
-        "execlog-worker migrate",
-    } <= commands
+    assert commands >= DEPLOYED_COMMANDS
 
 
 @pytest.mark.parametrize("name", sorted(RENDERED))

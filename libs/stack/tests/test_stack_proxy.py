@@ -1,4 +1,4 @@
-"""TcpProxy: forwards, cut (reset and blackhole), restore; against a real redis-server."""
+"""TcpProxy: forwards, cut (reset and blackhole, also before start), restore, url_for."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from execlog_stack.ports import free_port
 from execlog_stack.proxy import TcpProxy
 from execlog_stack.redis_server import RedisServer
 
@@ -78,3 +79,29 @@ def test_close_drops_connections(server: RedisServer) -> None:
     with pytest.raises(redis.ConnectionError):
         client.ping()
     client.close()
+
+
+def test_cut_before_start_accepts_and_never_answers() -> None:
+    proxy = TcpProxy("127.0.0.1", free_port())
+    proxy.cut("blackhole")
+    with proxy:
+        held = socket.create_connection((proxy.host, proxy.port), timeout=2)
+        held.sendall(b"PING\r\n")
+        held.settimeout(0.5)
+        with pytest.raises(TimeoutError):
+            held.recv(100)
+        assert proxy.accepted == 1
+        assert proxy.connections == 1
+        held.close()
+
+
+def test_url_for_replaces_host_and_port_only() -> None:
+    proxy = TcpProxy("db.example", 5432, listen_port=6543)
+    assert (
+        proxy.url_for("postgresql://u:p%40ss@db.example:5432/logs?sslmode=disable")
+        == "postgresql://u:p%40ss@127.0.0.1:6543/logs?sslmode=disable"
+    )
+    assert proxy.url_for("postgresql://postgres@db.example/x") == (
+        "postgresql://postgres@127.0.0.1:6543/x"
+    )
+    assert proxy.url_for("redis://db.example:6379/0") == "redis://127.0.0.1:6543/0"

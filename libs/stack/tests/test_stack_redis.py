@@ -1,4 +1,4 @@
-"""A throwaway redis-server: start, AOF survives stop/kill, restart on the same port."""
+"""A throwaway redis-server: start, AOF survives stop/kill, restart on the same port; a sentinel."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from execlog_stack.redis_server import RedisServer, redis_answers
+from execlog_stack.redis_server import RedisSentinel, RedisServer, redis_answers, sentinel_knows
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -35,3 +35,19 @@ def test_redis_server_keeps_data_across_stop_and_kill(tmp_path: Path) -> None:
 
 def test_redis_answers_false_for_nothing_listening() -> None:
     assert not redis_answers("redis://127.0.0.1:1/0", timeout=0.2)
+
+
+def test_redis_sentinel_finds_the_master_and_stops(tmp_path: Path) -> None:
+    with RedisServer(tmp_path / "redis", appendonly=False) as server:
+        sentinel = RedisSentinel(tmp_path / "sentinel", server.url(), "stackmaster")
+        assert not sentinel_knows(sentinel.host, sentinel.port, "stackmaster", timeout=0.2)
+        with sentinel:
+            client = redis.Redis(host=sentinel.host, port=sentinel.port, decode_responses=True)
+            assert client.sentinel_get_master_addr_by_name("stackmaster") == (
+                server.host,
+                server.port,
+            )
+            client.close()
+            assert sentinel.url(2) == f"sentinel://{sentinel.host}:{sentinel.port}/2"
+        assert not sentinel.process.running
+        assert not sentinel_knows(sentinel.host, sentinel.port, "stackmaster", timeout=0.2)

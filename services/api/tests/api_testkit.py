@@ -6,7 +6,6 @@ import asyncio
 import base64
 import contextlib
 import json
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -31,6 +30,8 @@ from execlog_api.logger.transport import DeliveryChain, DiskSpool
 from execlog_api.settings import Settings
 from execlog_db.engine import PoolSettings
 from execlog_schema.models import LogBatch
+from execlog_stack.ports import free_port
+from execlog_stack.proxy import TcpProxy
 
 
 class FakeSender:
@@ -93,114 +94,21 @@ def make_logger(spool_dir: Path) -> Iterator[Callable[..., tuple[ExecutionLogger
         assert logger.metrics.dropped_total() == 0
 
 
-class TcpProxy:
-    """Forwards TCP to a target; ``down()`` cuts every connection and refuses new ones."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(64)
-        self.port: int = self.listener.getsockname()[1]
-        self.is_up = True
-        self.closed = False
-        self.sockets: list[socket.socket] = []
-        self.lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while not self.closed:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            if not self.is_up:
-                conn.close()
-                continue
-            try:
-                upstream = socket.create_connection(self.target, timeout=5)
-            except OSError:
-                conn.close()
-                continue
-            upstream.settimeout(None)
-            with self.lock:
-                self.sockets += [conn, upstream]
-            for a, b in ((conn, upstream), (upstream, conn)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pump(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-
-    def down(self) -> None:
-        self.is_up = False
-        with self.lock:
-            sockets, self.sockets = self.sockets, []
-        for s in sockets:
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
-            s.close()
-
-    def up(self) -> None:
-        self.is_up = True
-
-    def close(self) -> None:
-        self.closed = True
-        self.down()
-        self.listener.close()
-
-
-class Blackhole:
-    """A TCP server that accepts connections and never answers (a hung broker)."""
-
-    def __init__(self) -> None:
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(64)
-        self.port: int = self.listener.getsockname()[1]
-        self.held: list[socket.socket] = []
-        self.closed = False
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while not self.closed:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            self.held.append(conn)
-
-    def close(self) -> None:
-        self.closed = True
-        self.listener.close()
-        for s in self.held:
-            s.close()
-
-
 @pytest.fixture()
 def redis_proxy(redis_url: str) -> Iterator[TcpProxy]:
-    """A toggleable TCP proxy in front of the shared Redis."""
+    """A TCP proxy in front of the shared Redis: ``cut("reset")`` is an outage, ``restore()``."""
     parsed = urlsplit(redis_url)
-    proxy = TcpProxy((parsed.hostname or "127.0.0.1", parsed.port or 6379))
-    yield proxy
-    proxy.close()
+    with TcpProxy(parsed.hostname or "127.0.0.1", parsed.port or 6379) as proxy:
+        yield proxy
 
 
 @pytest.fixture()
-def blackhole() -> Iterator[Blackhole]:
-    """A port that accepts TCP connections and never answers."""
-    server = Blackhole()
-    yield server
-    server.close()
+def blackhole() -> Iterator[TcpProxy]:
+    """A port that accepts TCP connections and never answers (a hung broker)."""
+    proxy = TcpProxy("127.0.0.1", free_port())
+    proxy.cut("blackhole")
+    with proxy:
+        yield proxy
 
 
 def queued_messages(redis_url: str, key: str) -> list[dict[str, Any]]:

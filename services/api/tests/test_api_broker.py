@@ -5,12 +5,8 @@ publishing through a real Redis Sentinel (REDIS_URL=sentinel://... + REDIS_SENTI
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
-import shutil
-import socket
 import statistics
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,8 +15,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-import redis
-from api_testkit import Blackhole, TcpProxy, queued_messages, task_batches
+from api_testkit import queued_messages, task_batches
 
 from execlog_api.logger.execution_logger import ExecutionLogger, LoggerConfig
 from execlog_api.logger.setup import broker_options, logger_from_settings
@@ -28,6 +23,9 @@ from execlog_api.logger.transport import CelerySender, DeliveryChain, DiskSpool,
 from execlog_api.settings import Settings
 from execlog_schema.codec import decode_batch
 from execlog_schema.wire import QUEUE_NAME, TASK_NAME
+from execlog_stack.errors import MissingBinaryError
+from execlog_stack.proxy import TcpProxy
+from execlog_stack.redis_server import RedisSentinel
 
 EXECUTION = uuid.UUID("0190d9d2-0000-7000-8000-000000000004")
 
@@ -98,7 +96,7 @@ async def test_api_exact_batches_arrive_on_logs_queue(
 
 
 async def test_api_event_loop_not_blocked_by_hung_broker(
-    blackhole: Blackhole, spool_dir: Path, closing: list[ExecutionLogger]
+    blackhole: TcpProxy, spool_dir: Path, closing: list[ExecutionLogger]
 ) -> None:
     settings = settings_for(
         f"redis://127.0.0.1:{blackhole.port}/0",
@@ -187,7 +185,7 @@ async def test_api_outage_fallback_spool_replay_nothing_lost_or_duplicated(
 
     log(50, "up")
     await logger.flush(timeout=10)
-    redis_proxy.down()
+    redis_proxy.cut("reset")
     log(50, "http")
     await logger.flush(timeout=10)
     assert len(via_http) == 50
@@ -197,7 +195,7 @@ async def test_api_outage_fallback_spool_replay_nothing_lost_or_duplicated(
     m = logger.metrics
     assert m.value("execlog_spooled_records_total", {"reason": "send_failed"}) == 200
     assert list(spool_dir.glob("*.jsonl"))
-    redis_proxy.up()
+    redis_proxy.restore()
     log(50, "back")
     await logger.flush(timeout=10)
     await wait_for_queue(redis_url, key, 300)
@@ -244,37 +242,12 @@ async def test_api_spool_replayed_at_startup_to_real_redis(
 @pytest.fixture()
 def sentinel_port(redis_url: str, tmp_path: Path) -> Iterator[int]:
     """A throwaway Redis Sentinel (``redis-server --sentinel``) watching the shared Redis."""
-    server = shutil.which("redis-sentinel") or shutil.which("redis-server")
-    if server is None:
-        pytest.skip("no redis-server binary to run a sentinel")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    master = urlsplit(redis_url)
-    conf = tmp_path / "sentinel.conf"
-    conf.write_text(
-        f"port {port}\nbind 127.0.0.1\ndir {tmp_path}\n"
-        f"sentinel monitor apimaster {master.hostname} {master.port or 6379} 1\n",
-        encoding="utf-8",
-    )
-    proc = subprocess.Popen(
-        [server, str(conf), "--sentinel"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
     try:
-        client = redis.Redis(port=port, socket_timeout=1)
-        deadline = time.monotonic() + 10
-        while True:
-            with contextlib.suppress(redis.RedisError):
-                if client.sentinel_get_master_addr_by_name("apimaster"):
-                    break
-            assert proc.poll() is None, "the sentinel exited"
-            assert time.monotonic() < deadline, "the sentinel did not start"
-            time.sleep(0.05)
-        client.close()
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(10)
+        sentinel = RedisSentinel(tmp_path / "sentinel", redis_url, "apimaster")
+    except MissingBinaryError:
+        pytest.skip("no redis-server binary to run a sentinel")
+    with sentinel:
+        yield sentinel.port
 
 
 async def test_api_publishes_through_redis_sentinel(

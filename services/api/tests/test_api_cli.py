@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from execlog_api.db.migrate import migrate
 from execlog_db.url import to_async_url, to_asyncpg_dsn
 from execlog_schema.codec import decode_batch
 from execlog_schema.wire import QUEUE_NAME
+from execlog_stack.ports import free_port
 
 
 def cli_env(**extra: str) -> dict[str, str]:
@@ -86,13 +86,6 @@ def test_api_cli_migrate_reports_failure() -> None:
     assert "migration failed" in failed.stderr
     wrong = run_cli("migrate", "--database-url", "mysql://x/y")
     assert wrong.returncode != 0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def test_api_cli_serve_and_graceful_stop_ships_logs(

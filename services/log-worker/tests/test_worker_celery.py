@@ -3,77 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import subprocess
 import sys
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
 import httpx
-from celery import Celery
+from worker_testkit import count_rows, spawn_worker, stop_group, wait_rows
 
 from execlog_schema.codec import batch_to_wire
-from execlog_schema.wire import TASK_NAME, register_kombu_json
+from execlog_schema.wire import TASK_NAME
+from execlog_stack.broker import BrokerClient
+from execlog_stack.proxy import TcpProxy
 from execlog_worker.db import migrate
 from execlog_worker.settings import Settings
 
 
-def _producer(settings: Settings) -> Celery:
-    register_kombu_json()
-    app = Celery("test-producer", set_as_current=False)
-    app.conf.update(
-        broker_url=settings.broker_url,
-        broker_transport_options={"global_keyprefix": settings.broker_key_prefix},
-        task_serializer="json",
-        task_routes={TASK_NAME: {"queue": "logs"}},
-    )
-    return app
-
-
-async def _until(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _spawn_worker(env: dict[str, str], log_path: Path, *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "execlog_worker",
-            "worker",
-            "--concurrency=2",
-            "--hostname=celerytest@%h",
-            *args,
-        ],
-        env=env,
-        stdout=log_path.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-
-
 async def test_worker_celery_consumes_rejects_and_survives_db_outage(
     settings: Settings,
-    pg_proxy: Any,
+    pg_proxy: TcpProxy,
     make_batch: Any,
     pythonpath_env: dict[str, str],
     tmp_path: Path,
@@ -95,36 +44,33 @@ async def test_worker_celery_consumes_rejects_and_survives_db_outage(
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
     }
     log_path = tmp_path / "worker.log"
-    worker = _spawn_worker(env, log_path)
-    producer = _producer(settings)
+    worker = spawn_worker(env, log_path, "--concurrency=2", "--hostname=celerytest@%h")
+    broker = BrokerClient(settings.broker_url, settings.broker_key_prefix)
     conn = await asyncpg.connect(settings.asyncpg_dsn)
-
-    async def count(table: str = "execution_logs") -> int:
-        return int(await conn.fetchval(f"SELECT count(*) FROM {table}"))
 
     try:
         batches = [make_batch(4) for _ in range(5)]
         for batch in batches:
-            await asyncio.to_thread(producer.send_task, TASK_NAME, args=[batch_to_wire(batch)])
+            await asyncio.to_thread(broker.send_batch, batch_to_wire(batch))
         bad = batch_to_wire(make_batch(1))
         bad["records"][0]["level"] = "LOUD"
-        await asyncio.to_thread(producer.send_task, TASK_NAME, args=[bad])
-        await asyncio.to_thread(producer.send_task, TASK_NAME, args=[batch_to_wire(batches[0])])
-        await _until(lambda: _eq(count(), 20), 60, "20 rows")
-        await _until(lambda: _eq(count("execution_log_rejects"), 1), 20, "1 dead letter")
+        await asyncio.to_thread(broker.send_batch, bad)
+        await asyncio.to_thread(broker.send_batch, batch_to_wire(batches[0]))
+        await wait_rows(conn, 20, timeout=60, what="20 rows")
+        await wait_rows(conn, 1, timeout=20, what="1 dead letter", table="execution_log_rejects")
         reason = await conn.fetchval("SELECT reason FROM execution_log_rejects")
         assert "level" in reason
 
         pg_proxy.cut()
         during = [make_batch(3) for _ in range(2)]
         for batch in during:
-            await asyncio.to_thread(producer.send_task, TASK_NAME, args=[batch_to_wire(batch)])
+            await asyncio.to_thread(broker.send_batch, batch_to_wire(batch))
         await asyncio.sleep(3)
-        assert await count() == 20
+        assert await count_rows(conn) == 20
         pg_proxy.restore()
-        await _until(lambda: _eq(count(), 26), 60, "rows written after the outage")
+        await wait_rows(conn, 26, timeout=60, what="rows written after the outage")
         await asyncio.sleep(1)
-        assert await count() == 26
+        assert await count_rows(conn) == 26
 
         async with httpx.AsyncClient() as client:
             text = (await client.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
@@ -152,7 +98,8 @@ async def test_worker_celery_consumes_rejects_and_survives_db_outage(
         assert "no reply" in absent.stderr
     finally:
         await conn.close()
-        _stop(worker)
+        stop_group(worker)
+        broker.close()
     log_text = log_path.read_text(errors="replace")
     assert worker.returncode == 0, log_text[-3000:]
     assert "write failed, retrying" in log_text
@@ -165,21 +112,18 @@ async def test_worker_celery_queue_length_counts_the_prefixed_queue(
     from execlog_schema.wire import QUEUE_NAME
     from execlog_worker.metrics import QueueLengthCollector
 
-    producer = _producer(settings)
+    broker = BrokerClient(settings.broker_url, settings.broker_key_prefix)
     collector = QueueLengthCollector(settings.broker_url, settings.queue_key, QUEUE_NAME)
     assert collector.queue_length() == 0
     for _ in range(3):
-        await asyncio.to_thread(producer.send_task, TASK_NAME, args=[batch_to_wire(make_batch(1))])
+        await asyncio.to_thread(broker.send_batch, batch_to_wire(make_batch(1)))
     await asyncio.to_thread(
-        producer.send_task, TASK_NAME, args=[batch_to_wire(make_batch(1))], priority=9
+        broker.app.send_task, TASK_NAME, args=[batch_to_wire(make_batch(1))], priority=9
     )
+    broker.close()
     assert collector.queue_length() == 4
     samples = {m.name: m.samples[0].value for m in collector.collect()}
     assert samples == {"execlog_broker_up": 1, "execlog_queue_length": 4}
-
-
-async def _eq(value: Awaitable[int], expected: int) -> bool:
-    return await value == expected
 
 
 def _sample(text: str, name: str) -> float:

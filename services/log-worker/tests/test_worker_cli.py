@@ -17,6 +17,7 @@ import asyncpg  # type: ignore[import-untyped,unused-ignore]
 import orjson
 import pytest
 from click.testing import CliRunner
+from worker_testkit import fetch, spawn_worker, stop_group
 
 from execlog_schema.codec import batch_to_wire
 from execlog_worker import __version__
@@ -39,14 +40,6 @@ def env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[st
     get_settings.cache_clear()
     yield values
     get_settings.cache_clear()
-
-
-async def _fetch(dsn: str, sql: str) -> list[Any]:
-    conn = await asyncpg.connect(dsn)
-    try:
-        return list(await conn.fetch(sql))
-    finally:
-        await conn.close()
 
 
 def test_worker_cli_version_and_module_entry(pythonpath_env: dict[str, str]) -> None:
@@ -80,7 +73,7 @@ def test_worker_cli_concurrent_migrate(
         assert proc.returncode == 0, out
         assert "migrations: at head" in out
     rows = asyncio.run(
-        _fetch(settings.asyncpg_dsn, "SELECT version_num FROM alembic_version_log_worker")
+        fetch(settings.asyncpg_dsn, "SELECT version_num FROM alembic_version_log_worker")
     )
     assert [r["version_num"] for r in rows] == ["0001"]
     parts = CliRunner().invoke(main, ["partitions", "list"])
@@ -159,7 +152,7 @@ def test_worker_cli_dlq_list_and_replay_after_fix(
     assert [r["id"] for r in still_open] == [rows[1]["id"]]
     assert still_open[0]["occurrences"] == 2
     assert runner.invoke(main, ["dlq", "replay"]).exit_code == 2
-    count = asyncio.run(_fetch(settings.asyncpg_dsn, "SELECT count(*) AS n FROM execution_logs"))
+    count = asyncio.run(fetch(settings.asyncpg_dsn, "SELECT count(*) AS n FROM execution_logs"))
     assert count[0]["n"] == 3
 
 
@@ -192,18 +185,13 @@ def test_worker_cli_unreachable_broker_logs_clearly(
     pythonpath_env: dict[str, str], settings: Settings, free_port: int, tmp_path: Path
 ) -> None:
     log_path = tmp_path / "worker.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "execlog_worker", "worker", "--concurrency=1"],
-        env={
-            **pythonpath_env,
-            "REDIS_URL": f"redis://127.0.0.1:{free_port}/0",
-            "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port}/nowhere",
-            "LOG_FORMAT": "json",
-        },
-        stdout=log_path.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    env = {
+        **pythonpath_env,
+        "REDIS_URL": f"redis://127.0.0.1:{free_port}/0",
+        "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port}/nowhere",
+        "LOG_FORMAT": "json",
+    }
+    proc = spawn_worker(env, log_path, "--concurrency=1")
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -212,12 +200,7 @@ def test_worker_cli_unreachable_broker_logs_clearly(
             time.sleep(0.3)
         assert proc.poll() is None
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+        stop_group(proc, grace=15)
     text = log_path.read_text(errors="replace")
     assert "partition ensure at start failed" in text
     assert "Cannot connect to redis://" in text

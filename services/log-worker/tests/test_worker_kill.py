@@ -12,47 +12,37 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
 import psutil
-import redis
-from celery import Celery
+import pytest
+from worker_testkit import BatchFactory, count_rows, spawn_worker, stop_group, wait_rows
 
 from execlog_schema.codec import batch_to_wire
-from execlog_schema.wire import TASK_NAME, register_kombu_json
+from execlog_schema.models import LogBatch
+from execlog_stack.broker import BrokerClient
+from execlog_stack.proxy import TcpProxy
+from execlog_stack.waiting import async_wait_for
 from execlog_worker.db import migrate
 from execlog_worker.settings import Settings
 
 
-def _producer(settings: Settings) -> Celery:
-    register_kombu_json()
-    app = Celery("test-kill-producer", set_as_current=False)
-    app.conf.update(
-        broker_url=settings.broker_url,
-        broker_transport_options={"global_keyprefix": settings.broker_key_prefix},
-        task_routes={TASK_NAME: {"queue": "logs"}},
-    )
-    return app
-
-
-async def _until(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 class _Stack:
-    def __init__(self, settings: Settings, proxy: Any, env: dict[str, str], tmp_path: Path) -> None:
-        self.settings = settings
+    """Workers on the test's broker, writing through ``proxy``; ``conn`` reads the database."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        proxy: TcpProxy,
+        env: dict[str, str],
+        tmp_path: Path,
+        conn: asyncpg.Connection,
+    ) -> None:
         self.proxy = proxy
+        self.conn = conn
         self.env = {
             **env,
             "DATABASE_URL": proxy.url_for(settings.database_url),
@@ -68,119 +58,88 @@ class _Stack:
         }
         self.tmp_path = tmp_path
         self.procs: list[subprocess.Popen[bytes]] = []
-        self.producer = _producer(settings)
-        self.redis = redis.Redis.from_url(settings.broker_url)
+        self.broker = BrokerClient(settings.broker_url, settings.broker_key_prefix)
 
     def start_worker(self, name: str) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "execlog_worker",
-                "worker",
-                "--concurrency=1",
-                f"--hostname={name}@%h",
-                "--without-mingle",
-                "--without-gossip",
-            ],
-            env=self.env,
-            stdout=(self.tmp_path / f"{name}.log").open("wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+        proc = spawn_worker(
+            self.env,
+            self.tmp_path / f"{name}.log",
+            "--concurrency=1",
+            f"--hostname={name}@%h",
+            "--without-mingle",
+            "--without-gossip",
         )
         self.procs.append(proc)
         return proc
 
-    async def send(self, batch: Any) -> None:
-        await asyncio.to_thread(self.producer.send_task, TASK_NAME, args=[batch_to_wire(batch)])
+    async def send(self, batch: LogBatch) -> None:
+        await asyncio.to_thread(self.broker.send_batch, batch_to_wire(batch))
 
-    def unacked(self) -> int:
-        return int(self.redis.hlen(f"{self.settings.broker_key_prefix}unacked"))
+    async def wait_unacked(self, n: int, what: str) -> None:
+        async def reached() -> bool:
+            return len(await asyncio.to_thread(self.broker.unacked_batches)) == n
+
+        await async_wait_for(reached, timeout=10, what=what)
+
+    async def worker_holding_a_batch(
+        self, name: str, make_batch: BatchFactory, records: int
+    ) -> subprocess.Popen[bytes]:
+        """A worker that wrote a first batch of 2 records and now holds a batch of ``records``
+        unacked, its database write hanging (the database link is blackholed)."""
+        worker = self.start_worker(name)
+        await self.send(make_batch(2))
+        await wait_rows(self.conn, 2, timeout=40, what="first batch")
+        self.proxy.cut("blackhole")
+        await self.send(make_batch(records))
+        await self.wait_unacked(1, "message in flight")
+        return worker
 
     def close(self) -> None:
         for proc in self.procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
-        self.redis.close()
+            stop_group(proc)
+        self.broker.close()
 
 
-async def _counter(dsn: str) -> tuple[asyncpg.Connection, Callable[[int], Awaitable[bool]]]:
-    conn = await asyncpg.connect(dsn)
-
-    async def has(n: int) -> bool:
-        return int(await conn.fetchval("SELECT count(*) FROM execution_logs")) == n
-
-    return conn, has
+@pytest.fixture()
+async def stack(
+    settings: Settings, pg_proxy: TcpProxy, pythonpath_env: dict[str, str], tmp_path: Path
+) -> AsyncIterator[_Stack]:
+    await migrate(settings)
+    conn = await asyncpg.connect(settings.asyncpg_dsn)
+    kill_stack = _Stack(settings, pg_proxy, pythonpath_env, tmp_path, conn)
+    try:
+        yield kill_stack
+    finally:
+        await conn.close()
+        kill_stack.close()
 
 
 async def test_worker_kill_child_requeues_then_writes_once(
-    settings: Settings,
-    pg_proxy: Any,
-    make_batch: Any,
-    pythonpath_env: dict[str, str],
-    tmp_path: Path,
+    stack: _Stack, make_batch: BatchFactory
 ) -> None:
-    await migrate(settings)
-    stack = _Stack(settings, pg_proxy, pythonpath_env, tmp_path)
-    conn, has = await _counter(settings.asyncpg_dsn)
-    try:
-        main = stack.start_worker("kchild")
-        await stack.send(make_batch(2))
-        await _until(lambda: has(2), 40, "first batch")
-        pg_proxy.blackhole()
-        await stack.send(make_batch(3))
-        await _until(lambda: _true(stack.unacked() == 1), 10, "message in flight")
-        await asyncio.sleep(0.5)
-        children = psutil.Process(main.pid).children(recursive=True)
-        assert children
-        for child in children:
-            child.kill()
-        pg_proxy.restore()
-        await _until(lambda: has(5), 40, "redelivered batch written")
-        await asyncio.sleep(1)
-        assert await has(5)
-        await _until(lambda: _true(stack.unacked() == 0), 10, "ack")
-    finally:
-        await conn.close()
-        stack.close()
+    main = await stack.worker_holding_a_batch("kchild", make_batch, 3)
+    await asyncio.sleep(0.5)
+    children = psutil.Process(main.pid).children(recursive=True)
+    assert children
+    for child in children:
+        child.kill()
+    stack.proxy.restore()
+    await wait_rows(stack.conn, 5, timeout=40, what="redelivered batch written")
+    await asyncio.sleep(1)
+    assert await count_rows(stack.conn) == 5
+    await stack.wait_unacked(0, "ack")
 
 
 async def test_worker_kill_whole_worker_redelivers_after_visibility_timeout(
-    settings: Settings,
-    pg_proxy: Any,
-    make_batch: Any,
-    pythonpath_env: dict[str, str],
-    tmp_path: Path,
+    stack: _Stack, make_batch: BatchFactory
 ) -> None:
-    await migrate(settings)
-    stack = _Stack(settings, pg_proxy, pythonpath_env, tmp_path)
-    conn, has = await _counter(settings.asyncpg_dsn)
-    try:
-        first = stack.start_worker("kwhole1")
-        await stack.send(make_batch(2))
-        await _until(lambda: has(2), 40, "first batch")
-        pg_proxy.blackhole()
-        await stack.send(make_batch(4))
-        await _until(lambda: _true(stack.unacked() == 1), 10, "message in flight")
-        os.killpg(first.pid, signal.SIGKILL)
-        first.wait(10)
-        pg_proxy.restore()
-        killed_at = time.monotonic()
-        stack.start_worker("kwhole2")
-        await _until(lambda: has(6), 60, "batch of the killed worker written")
-        assert time.monotonic() - killed_at >= 5
-        await asyncio.sleep(1)
-        assert await has(6)
-    finally:
-        await conn.close()
-        stack.close()
-
-
-async def _true(value: bool) -> bool:
-    return value
+    first = await stack.worker_holding_a_batch("kwhole1", make_batch, 4)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait(10)
+    stack.proxy.restore()
+    killed_at = time.monotonic()
+    stack.start_worker("kwhole2")
+    await wait_rows(stack.conn, 6, timeout=60, what="batch of the killed worker written")
+    assert time.monotonic() - killed_at >= 5
+    await asyncio.sleep(1)
+    assert await count_rows(stack.conn) == 6

@@ -7,19 +7,17 @@ Sentinel transport) and the service's own clients must find the master through i
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import redis
 
 from execlog_schema.codec import batch_to_wire
 from execlog_schema.wire import QUEUE_NAME, TASK_NAME
+from execlog_stack.errors import MissingBinaryError
+from execlog_stack.redis_server import RedisSentinel
 from execlog_worker.broker import async_redis_client, parse_sentinel_url, redis_client
 from execlog_worker.celery_app import celery_config, create_app
 from execlog_worker.metrics import QueueLengthCollector
@@ -44,35 +42,13 @@ def test_worker_sentinel_url_parsing_and_validation(settings: Settings) -> None:
 
 
 @pytest.fixture()
-def sentinel_port(redis_url: str, free_port: int, tmp_path: Path) -> Iterator[int]:
-    server = shutil.which("redis-sentinel") or shutil.which("redis-server")
-    if server is None:
-        pytest.skip("no redis-server binary for a sentinel")
-    master = urlsplit(redis_url)
-    conf = tmp_path / "sentinel.conf"
-    conf.write_text(
-        f"port {free_port}\nbind 127.0.0.1\ndir {tmp_path}\n"
-        f"sentinel monitor tmaster {master.hostname} {master.port or 6379} 1\n"
-    )
-    proc = subprocess.Popen(
-        [server, str(conf), "--sentinel"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+def sentinel_port(redis_url: str, tmp_path: Path) -> Iterator[int]:
     try:
-        client = redis.Redis(port=free_port, socket_timeout=1)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if client.sentinel_get_master_addr_by_name("tmaster"):
-                    break
-            except redis.RedisError:
-                pass
-            assert time.monotonic() < deadline, "sentinel did not start"
-            time.sleep(0.1)
-        client.close()
-        yield free_port
-    finally:
-        proc.terminate()
-        proc.wait(10)
+        sentinel = RedisSentinel(tmp_path / "sentinel", redis_url, "tmaster")
+    except MissingBinaryError:
+        pytest.skip("no redis-server binary for a sentinel")
+    with sentinel:
+        yield sentinel.port
 
 
 async def test_worker_sentinel_celery_and_clients_find_the_master(

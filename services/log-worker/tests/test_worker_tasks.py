@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
 import pytest
+from worker_testkit import fetch
 
 from execlog_schema.codec import batch_to_wire
 from execlog_worker.db import migrate
@@ -15,14 +16,6 @@ from execlog_worker.runtime import ChildRuntime
 from execlog_worker.settings import Settings
 from execlog_worker.tasks import Done, RetryLater, backoff, handle_message
 from execlog_worker.writer import LogWriter
-
-
-async def _fetch(dsn: str, sql: str) -> list[Any]:
-    conn = await asyncpg.connect(dsn)
-    try:
-        return list(await conn.fetch(sql))
-    finally:
-        await conn.close()
 
 
 @pytest.fixture()
@@ -64,7 +57,7 @@ def test_worker_tasks_outage_retries_then_writes(
     again = handle_message(wire, runtime, s, retries=2, task_id="t2")
     assert isinstance(again, Done)
     assert (again.result.written, again.result.duplicates) == (0, 3)
-    rows = asyncio.run(_fetch(settings.asyncpg_dsn, "SELECT count(*) AS n FROM execution_logs"))
+    rows = asyncio.run(fetch(settings.asyncpg_dsn, "SELECT count(*) AS n FROM execution_logs"))
     assert rows[0]["n"] == 5
 
 
@@ -96,7 +89,7 @@ def test_worker_tasks_retries_exhausted_and_permanent_go_to_dead_letter(
     assert isinstance(permanent, Done)
     assert "permanent" in (permanent.result.reason or "")
     rows = asyncio.run(
-        _fetch(settings.asyncpg_dsn, "SELECT kind, reason FROM execution_log_rejects ORDER BY id")
+        fetch(settings.asyncpg_dsn, "SELECT kind, reason FROM execution_log_rejects ORDER BY id")
     )
     assert [r["kind"] for r in rows] == ["write_failed", "write_failed"]
     assert "gave up after 3 retries" in rows[0]["reason"]

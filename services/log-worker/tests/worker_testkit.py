@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import socket
+import signal
+import subprocess
 import sys
-import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -21,9 +21,11 @@ from execlog_db.url import database_name
 from execlog_schema.builder import make_producer, new_batch, new_record
 from execlog_schema.codec import batch_to_wire
 from execlog_schema.models import LogBatch
+from execlog_stack import ports
+from execlog_stack.proxy import TcpProxy
+from execlog_stack.waiting import async_wait_for
 from execlog_worker.db import create_pool, migrate
 from execlog_worker.settings import Settings
-
 
 API_TOKEN = "test-token-" + "x" * 16
 
@@ -117,111 +119,63 @@ def wire() -> Callable[[LogBatch], dict[str, Any]]:
     return batch_to_wire
 
 
-class TcpProxy:
-    """A TCP proxy in its own thread and event loop, that a test can cut and restore.
-
-    ``cut()`` closes every open connection and refuses new ones (a database outage);
-    ``blackhole()`` accepts and holds connections without forwarding (a hung network).
-    """
-
-    def __init__(self, target_host: str, target_port: int) -> None:
-        self.target = (target_host, target_port)
-        self.mode = "up"
-        self.port = 0
-        self.loop = asyncio.new_event_loop()
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._main, daemon=True, name="tcp-proxy")
-        self._server: asyncio.Server | None = None
-
-    def _main(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_until_complete(self._start())
-        self._ready.set()
-        self.loop.run_forever()
-
-    async def _start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        except (OSError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.mode == "down":
-            writer.close()
-            return
-        self._writers.add(writer)
-        if self.mode == "blackhole":
-            return
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            writer.close()
-            return
-        self._writers.add(up_writer)
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
-
-    def _close_all(self) -> None:
-        for writer in list(self._writers):
-            writer.close()
-        self._writers.clear()
-
-    def start(self) -> TcpProxy:
-        self._thread.start()
-        self._ready.wait(10)
-        return self
-
-    def cut(self) -> None:
-        self.mode = "down"
-        self.loop.call_soon_threadsafe(self._close_all)
-
-    def blackhole(self) -> None:
-        self.mode = "blackhole"
-        self.loop.call_soon_threadsafe(self._close_all)
-
-    def restore(self) -> None:
-        self.mode = "up"
-
-    def stop(self) -> None:
-        def shutdown() -> None:
-            self._close_all()
-            if self._server is not None:
-                self._server.close()
-            self.loop.stop()
-
-        self.loop.call_soon_threadsafe(shutdown)
-        self._thread.join(10)
-
-    def url_for(self, database_url: str) -> str:
-        """``database_url`` rerouted through this proxy."""
-        url = make_url(database_url).set(host="127.0.0.1", port=self.port)
-        return url.render_as_string(hide_password=False)
-
-
 @pytest.fixture()
 def pg_proxy(database_url: str) -> Iterator[TcpProxy]:
-    """A cuttable TCP proxy in front of the test database's server."""
+    """A cuttable TCP proxy in front of the test database's server (``url_for`` reroutes)."""
     url = make_url(database_url)
     assert database_name(database_url)
-    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432).start()
-    try:
+    with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
         yield proxy
-    finally:
-        proxy.stop()
 
 
 @pytest.fixture()
 def free_port() -> int:
     """A TCP port free right now on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    return ports.free_port()
+
+
+async def fetch(dsn: str, sql: str) -> list[Any]:
+    """The rows of ``sql`` on a connection of its own."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        return list(await conn.fetch(sql))
+    finally:
+        await conn.close()
+
+
+async def count_rows(conn: asyncpg.Connection, table: str = "execution_logs") -> int:
+    """How many rows ``table`` holds."""
+    return int(await conn.fetchval(f"SELECT count(*) FROM {table}"))
+
+
+async def wait_rows(
+    conn: asyncpg.Connection, n: int, *, timeout: float, what: str, table: str = "execution_logs"
+) -> None:
+    """Poll until ``table`` holds exactly ``n`` rows (WaitTimeout after ``timeout`` seconds)."""
+
+    async def reached() -> bool:
+        return await count_rows(conn, table) == n
+
+    await async_wait_for(reached, timeout=timeout, what=what)
+
+
+def spawn_worker(env: Mapping[str, str], log_path: Path, *args: str) -> subprocess.Popen[bytes]:
+    """``python -m execlog_worker worker ARGS`` in a process group of its own, output to a file."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "execlog_worker", "worker", *args],
+        env=dict(env),
+        stdout=log_path.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def stop_group(proc: subprocess.Popen[bytes], grace: float = 20.0) -> None:
+    """SIGTERM the process group of ``proc`` if it runs; SIGKILL it after ``grace`` seconds."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)

@@ -95,6 +95,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--redis-url", default=os.environ.get("REDIS_URL", DEFAULT_REDIS_URL))
     p.add_argument("--out", type=Path, default=Path("dist/bench/execlog-bench.json"))
     p.add_argument("--plots", type=Path, help="write PNG plots into this directory")
+    p.add_argument("--markdown", type=Path, help="write the tables as Markdown to this file")
     p.add_argument("--keep-workdir", action="store_true", help="keep the stack's logs")
     return p.parse_args(argv)
 
@@ -261,6 +262,16 @@ def _sustained_rate(e2e: Any, fallback: float = 20_000.0) -> float:
     return fallback
 
 
+def render_file(json_path: Path) -> str:
+    """Markdown of a JSON report written earlier."""
+    import orjson
+
+    from execlog_bench.markdown import render
+
+    report: dict[str, Any] = orjson.loads(json_path.read_bytes())
+    return render(report)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run, print the tables, write the JSON (and plots)."""
     args = parse_args(argv)
@@ -269,6 +280,12 @@ def main(argv: list[str] | None = None) -> int:
     report.print_report(console, result)
     report.write_json(args.out, result)
     console.print(f"JSON report: {args.out}")
+    if args.markdown:
+        from execlog_bench.markdown import render
+
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(render(result), encoding="utf-8")
+        console.print(f"Markdown: {args.markdown}")
     if args.plots:
         from execlog_bench.plots import write_plots
 

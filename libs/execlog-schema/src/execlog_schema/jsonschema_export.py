@@ -5,16 +5,21 @@
     python -m execlog_schema.jsonschema_export --write    # regenerate the committed file(s)
 
 Files: ``execlog_schema/schemas/log_batch.v<MAJOR>.json`` (package resources).
+:func:`validator` checks JSON against a committed file with jsonschema alone (not the models).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final
+
+from jsonschema import Draft202012Validator, FormatChecker
 
 from execlog_schema.codec import SUPPORTED_MAJORS
 from execlog_schema.models import SCHEMA_MAJOR
@@ -57,6 +62,30 @@ def load_schema(major: int = SCHEMA_MAJOR) -> dict[str, Any]:
     """The committed schema of ``major`` as a dict (for independent validators)."""
     schema: dict[str, Any] = json.loads(committed_text(major))
     return schema
+
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+FORMAT_CHECKER: Final = FormatChecker()
+"""Checks ``date-time`` strictly (jsonschema has no built-in checker for it)."""
+
+
+@FORMAT_CHECKER.checks("date-time", raises=ValueError)
+def _is_rfc3339(value: object) -> bool:
+    """RFC 3339 date-time with a mandatory offset."""
+    if not isinstance(value, str):
+        return True
+    if not _RFC3339.match(value):
+        return False
+    datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return True
+
+
+def validator(major: int = SCHEMA_MAJOR) -> Draft202012Validator:
+    """A validator of the committed schema of ``major``, formats checked (independent of the
+    pydantic models: what a consumer in another language would check)."""
+    schema = load_schema(major)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
 
 
 def source_path(major: int = SCHEMA_MAJOR) -> Path:

@@ -9,6 +9,8 @@ server's port). :meth:`TcpProxy.cut` has two modes:
   connections are accepted but not forwarded (a network partition: clients see timeouts).
 
 :meth:`TcpProxy.restore` lets traffic flow again (held blackhole connections resume).
+A proxy cut before :meth:`TcpProxy.start` is a server that accepts and never answers.
+:meth:`TcpProxy.url_for` reroutes a client URL (PostgreSQL, Redis, ...) through the proxy.
 Threads only (one acceptor, two pumps per connection); nothing here needs an event loop.
 """
 
@@ -21,6 +23,7 @@ import struct
 import threading
 from types import TracebackType
 from typing import Literal, Self
+from urllib.parse import urlsplit, urlunsplit
 
 from execlog_stack.ports import free_port
 
@@ -134,6 +137,12 @@ class TcpProxy:
         """Client connections currently open through the proxy."""
         with self._lock:
             return len(self._links)
+
+    def url_for(self, url: str) -> str:
+        """``url`` with its host and port replaced by the proxy's (credentials, path kept)."""
+        parts = urlsplit(url)
+        userinfo, at, _ = parts.netloc.rpartition("@")
+        return urlunsplit(parts._replace(netloc=f"{userinfo}{at}{self.host}:{self.port}"))
 
     def start(self) -> Self:
         """Listen and start forwarding."""

@@ -2,7 +2,8 @@
 
 :class:`RedisServer` is a throwaway server on its own port and data folder, with AOF
 persistence (``appendfsync always``) so that fault tests can stop, kill and restart it
-without losing acknowledged writes.
+without losing acknowledged writes. :class:`RedisSentinel` is a throwaway Redis Sentinel
+monitoring a given server, for clients that find their master through Sentinel.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 from typing import Self
+from urllib.parse import urlsplit
 
 import redis
 
@@ -130,6 +132,90 @@ class RedisServer:
         if not self.running:
             self.start()
         return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def sentinel_knows(host: str, port: int, master_name: str, *, timeout: float = 1.0) -> bool:
+    """Whether the sentinel at ``host:port`` answers with the address of ``master_name``."""
+    client = redis.Redis(
+        host=host, port=port, socket_connect_timeout=timeout, socket_timeout=timeout
+    )
+    try:
+        return bool(client.sentinel_get_master_addr_by_name(master_name))
+    except (redis.RedisError, OSError):
+        return False
+    finally:
+        client.close()
+
+
+class RedisSentinel:
+    """``redis-server --sentinel`` on ``host:port`` monitoring the server at ``master_url`` as
+    ``master_name`` (quorum 1); its config and state live in ``data_dir``."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        master_url: str,
+        master_name: str,
+        *,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        ready_timeout: float = 10.0,
+    ) -> None:
+        self.data_dir = data_dir
+        self.host = host
+        self.port = port if port is not None else free_port(host)
+        self.master_name = master_name
+        master = urlsplit(master_url)
+        binary = find_binary("redis-server")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        config = self.data_dir / "sentinel.conf"
+        config.write_text(
+            f"port {self.port}\nbind {host}\ndir {self.data_dir}\n"
+            f"sentinel monitor {master_name} {master.hostname or '127.0.0.1'} "
+            f"{master.port or 6379} 1\n",
+            encoding="utf-8",
+        )
+        self.process = ManagedProcess(
+            ProcessSpec(
+                name=f"redis-sentinel:{self.port}",
+                argv=[binary, str(config), "--sentinel"],
+                env={"PATH": "/usr/local/bin:/usr/bin:/bin"},
+                log_path=self.data_dir / "sentinel.log",
+                cwd=self.data_dir,
+                ready=lambda: sentinel_knows(self.host, self.port, master_name, timeout=0.5),
+                ready_timeout=ready_timeout,
+                stop_grace=10.0,
+            )
+        )
+
+    def url(self, db: int = 0) -> str:
+        """``sentinel://host:port/db``: a client URL that finds the master through this sentinel."""
+        return f"sentinel://{self.host}:{self.port}/{db}"
+
+    def start(self) -> Self:
+        """Start and wait until the sentinel knows the master's address."""
+        self.process.start()
+        try:
+            self.process.wait_ready()
+        except ProcessFailedError:
+            self.process.kill()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """SIGTERM (SIGKILL after 10 s) and reap."""
+        self.process.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
 
     def __exit__(
         self,

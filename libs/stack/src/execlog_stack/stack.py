@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 import redis
@@ -244,10 +244,7 @@ class Stack:
             self.redis_proxy = TcpProxy(
                 parsed_redis.hostname or "127.0.0.1", parsed_redis.port or 6379
             ).start()
-            netloc = f"{self.redis_proxy.host}:{self.redis_proxy.port}"
-            if "@" in parsed_redis.netloc:
-                netloc = parsed_redis.netloc.rsplit("@", 1)[0] + "@" + netloc
-            self.worker_redis_url = urlunsplit(parsed_redis._replace(netloc=netloc))
+            self.worker_redis_url = self.redis_proxy.url_for(redis_url)
         db_url = cfg.database_url or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
         if cfg.own_postgres or not postgres_answers(db_url):
             if not cfg.own_postgres:
@@ -261,9 +258,7 @@ class Stack:
         if cfg.logs_db_via_proxy:
             parsed = make_url(self.logs_database_url)
             self.db_proxy = TcpProxy(parsed.host or "127.0.0.1", parsed.port or 5432).start()
-            self.worker_database_url = parsed.set(
-                host=self.db_proxy.host, port=self.db_proxy.port
-            ).render_as_string(hide_password=False)
+            self.worker_database_url = self.db_proxy.url_for(self.logs_database_url)
 
     def create_databases(self) -> None:
         """Create the API and logs databases (kept when ``reuse_databases`` and present)."""

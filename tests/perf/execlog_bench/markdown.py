@@ -1,0 +1,202 @@
+"""The report as Markdown tables (for BENCHMARKS.md): ``--markdown FILE``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from execlog_bench.stats import fmt_num, fmt_summary
+
+
+def _r(value: float | None, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.{digits}f}x"
+
+
+def _table(head: list[str], rows: list[list[str]], right_from: int = 1) -> str:
+    align = ["---" if i < right_from else "---:" for i in range(len(head))]
+    lines = ["| " + " | ".join(head) + " |", "| " + " | ".join(align) + " |"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def meta_md(meta: dict[str, Any]) -> str:
+    """Machine, load, versions, settings."""
+    m = meta["machine"]
+    pg = meta.get("postgres", {})
+    rd = meta.get("redis", {})
+    v = meta["versions"]
+    return "\n".join(
+        [
+            f"- machine: {m['cpu']}, {m['logical_cpus']} logical CPUs, {m['memory_gib']} GiB, "
+            f"Linux {m['kernel']}; run at {m['time']}",
+            f"- load average (1/5/15 min): before {tuple(meta['load_before'])}, after "
+            f"{tuple(meta.get('load_after', ()))}; wall time {meta.get('wall_seconds')} s",
+            "- versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
+            "- PostgreSQL: " + ", ".join(f"{k}={val}" for k, val in pg.items()),
+            "- Redis: " + ", ".join(f"{k}={val}" for k, val in rd.items()),
+            f"- sizes: {meta['settings']}",
+            f"- optimised worker env: `{meta.get('tuned_worker_env')}`; guide's worker env: "
+            f"`{meta.get('naive_worker_env')}`",
+        ]
+    )
+
+
+def caller_md(sec: dict[str, Any]) -> str:
+    """Section 1."""
+    q, d = sec["queued"], sec["direct_insert"]
+    rows = [
+        [
+            "ExecutionLogger.log() (through the queue)",
+            fmt_summary(q["us_p50"], 1),
+            fmt_summary(q["us_p99"], 1),
+            fmt_summary(q["us_max"], 0),
+        ],
+        [
+            "before: awaited INSERT + commit per record (pool 5)",
+            fmt_summary(d["us_p50"], 0),
+            fmt_summary(d["us_p99"], 0),
+            fmt_summary(d["us_max"], 0),
+        ],
+    ]
+    lag = [
+        ["idle (no logging), max", fmt_summary(q["lag_idle_ms_max"], 2)],
+        ["while a publish is in flight, p50", fmt_summary(q["lag_during_flush_ms_p50"], 2)],
+        ["while a publish is in flight, p99", fmt_summary(q["lag_during_flush_ms_p99"], 2)],
+        ["while a publish is in flight, max", fmt_summary(q["lag_during_flush_ms_max"], 2)],
+        ["whole run, p99", fmt_summary(q["lag_ms_p99"], 2)],
+        [
+            "samples during publishes / of them > 1 ms",
+            f"{fmt_summary(q['lag_during_flush_samples'])} / {fmt_summary(q['stalls_over_1ms'])}",
+        ],
+    ]
+    return "\n\n".join(
+        [
+            _table(["design", "µs p50", "µs p99", "µs max"], rows),
+            f"p50 ratio direct / queued: **{_r(sec.get('p50_ratio_direct_over_queued'), 0)}**; "
+            f"{fmt_summary(q['flushes'])} publishes of "
+            f"{fmt_summary(q['records_per_flush_mean'], 1)} records, "
+            f"{fmt_summary(q['publish_ms_p50'], 2)} ms each (p50), at "
+            f"{fmt_num(sec['settings']['rate'])} log() calls/s.",
+            _table(["event-loop lag (how late a 1 ms timer fires), ms", "value"], lag),
+        ]
+    )
+
+
+def e2e_md(sec: dict[str, Any]) -> str:
+    """Section 2."""
+    rows = []
+    for sc in sec["scenarios"]:
+        cpu = sc["cpu_us_per_record"]
+        rows.append(
+            [
+                f"`{sc['key']}` {sc['label']}",
+                sc["mode"],
+                fmt_summary(sc["rows_per_s"]),
+                fmt_summary(sc["plain_copy_rows_per_s"]),
+                fmt_summary(sc["ratio_vs_plain_copy"], 2),
+                fmt_summary(sc["producer_rows_per_s"]),
+                " / ".join(
+                    fmt_num(cpu[p]["median"], 1) for p in ("producer", "worker_main", "worker_pool")
+                ),
+            ]
+            + ([f"errors: {sc['errors']}"] if sc["errors"] else [""])
+        )
+    head = [
+        "scenario",
+        "mode",
+        "rows/s",
+        "plain COPY rows/s (same run)",
+        "ratio",
+        "producer rows/s",
+        "CPU µs/record: producer / worker main / pool",
+        "",
+    ]
+    return _table(head, rows, right_from=2)
+
+
+def latency_md(sec: dict[str, Any]) -> str:
+    """Section 3."""
+    rows = [
+        [
+            p["label"],
+            fmt_num(p["rate"]),
+            fmt_summary(p["ms_p50"], 1),
+            fmt_summary(p["ms_p99"], 1),
+            fmt_summary(p["ms_max"], 1),
+            "yes" if p["complete"] else "NO",
+        ]
+        for p in sec["points"]
+    ]
+    return _table(["load", "records/s", "p50 ms", "p99 ms", "max ms", "all seen"], rows)
+
+
+def api_md(sec: dict[str, Any]) -> str:
+    """Section 4."""
+    rows = [
+        [
+            m["mode"],
+            fmt_summary(m["ok_per_s"], 1),
+            fmt_summary(m["ms_p50"], 1),
+            fmt_summary(m["ms_p99"], 1),
+            str(m["errors"]),
+        ]
+        for m in sec["modes"]
+    ]
+    return "\n\n".join(
+        [
+            _table(["LOG_SINK", "executions started/s", "p50 ms", "p99 ms", "errors"], rows),
+            f"p99 celery / off: **{_r(sec.get('p99_ratio_celery_over_off'))}**; "
+            f"direct / off: **{_r(sec.get('p99_ratio_direct_over_off'))}** "
+            f"({sec['concurrency']} clients, pool {sec['pool_size']}, "
+            f"{sec['steps_per_execution']} echo steps per execution).",
+        ]
+    )
+
+
+def paths_md(sec: dict[str, Any]) -> str:
+    """Section 5."""
+    rows = [
+        [
+            p["label"],
+            str(p["batch"]),
+            f"{p['rows']:,}",
+            "yes" if p["idempotent"] else "no",
+            fmt_summary(p["rows_per_s"]),
+            _r(p.get("vs_plain_copy")),
+        ]
+        for p in sec["paths"]
+    ]
+    return _table(["path", "batch", "rows", "idempotent", "rows/s", "vs plain COPY"], rows)
+
+
+def codec_md(sec: dict[str, Any]) -> str:
+    """Payload CPU."""
+    rows = [
+        [s["step"], fmt_summary(s["us_per_message"], 1), f"{s['us_per_record']:.2f}"]
+        for s in sec["steps"]
+    ]
+    return _table(["step", "µs / message", "µs / record"], rows)
+
+
+SECTIONS = {
+    "caller": ("1. log() cost on the caller", caller_md),
+    "e2e": ("2. End-to-end throughput vs plain COPY", e2e_md),
+    "latency": ("3. Latency log() → row visible", latency_md),
+    "api": ("4. The API under load", api_md),
+    "write_paths": ("5. Worker write paths on the same rows", paths_md),
+    "codec": ("Payload CPU per message", codec_md),
+}
+
+
+def render(report: dict[str, Any]) -> str:
+    """Every section that ran."""
+    parts = ["### Run", meta_md(report["meta"])]
+    for key, (title, fn) in SECTIONS.items():
+        sec = report.get(key)
+        if isinstance(sec, dict) and "error" not in sec:
+            parts += [f"### {title}", fn(sec)]
+        elif isinstance(sec, dict):
+            parts += [f"### {title}", f"failed: {sec['error']}"]
+    return "\n\n".join(parts) + "\n"
