@@ -1,3 +1,3 @@
-"""Registers this directory's fixtures (defined in contract_testkit, a module with a unique name)."""
+"""Registers this directory's fixtures (defined in contract_testkit, a uniquely named module)."""
 
 pytest_plugins = ["execlog_db.testing", "contract_testkit"]

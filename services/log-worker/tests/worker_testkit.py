@@ -1,4 +1,5 @@
-"""Fixtures of the log-worker tests: settings on a throwaway database and Redis prefix."""
+"""Fixtures and helpers of the log-worker tests: throwaway database and Redis prefix, a cuttable
+database proxy, worker subprocesses, row counts."""
 
 from __future__ import annotations
 
