@@ -87,11 +87,6 @@ async def test_e2e_poison_batches_are_dead_lettered(make_stack: Callable[..., St
     assert len(await db.rejects()) == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="log-worker: Celery's Consumer.on_decode_error logs and acks a message whose body "
-    "does not decode; it never reaches the task, so nothing is dead-lettered (see docs/e2e.md)",
-)
 async def test_e2e_undecodable_body_is_dead_lettered(make_stack: Callable[..., Stack]) -> None:
     stack = make_stack(workers=1)
     broker = stack.broker

@@ -74,6 +74,35 @@ def drain_scenarios(workers: list[int]) -> list[Scenario]:
             group="drain",
         )
     ]
+    base = WorkerConfig(2, TUNED_WORKER_ENV)
+    for key, label, env in (
+        (
+            "drain_abl_no_coalesce",
+            "- coalescing (1 message per task)",
+            {"WORKER_COALESCE": "false"},
+        ),
+        (
+            "drain_abl_prefetch1",
+            "- deep prefetch (multiplier 1)",
+            {"WORKER_PREFETCH_MULTIPLIER": "1"},
+        ),
+        (
+            "drain_abl_copy_staging",
+            "- COPY straight in (staging every time)",
+            {"WRITE_METHOD": "copy_staging"},
+        ),
+        ("drain_abl_unnest", "- COPY (unnest ON CONFLICT)", {"WRITE_METHOD": "unnest"}),
+    ):
+        out.append(
+            Scenario(
+                key,
+                f"drain 50-record messages, coalescing worker, 2 processes, {label}",
+                NAIVE_PRODUCER,
+                WorkerConfig(base.concurrency, _with(TUNED_WORKER_ENV, **env)),
+                mode="drain",
+                group="drain-ablation",
+            )
+        )
     for w in workers:
         out.append(
             Scenario(
