@@ -45,9 +45,14 @@ async def test_e2e_worker_sigkill_after_commit_before_ack(
     stack = make_stack(
         workers=1,
         worker_concurrency=1,
-        # Prefetch 1: once the child holds a batch no BRPOP is outstanding when Redis is cut
-        # (the kombu window described above is a documented limit, not what this tests).
-        worker_env={**fast_redelivery, "WORKER_PREFETCH_MULTIPLIER": "1"},
+        # Prefetch 1, one message per task: once the child holds a batch no BRPOP is outstanding
+        # when Redis is cut (the kombu window described above is a documented limit, not what
+        # this tests), and the redelivery shows as Celery's per-task log line.
+        worker_env={
+            **fast_redelivery,
+            "WORKER_PREFETCH_MULTIPLIER": "1",
+            "WORKER_COALESCE": "false",
+        },
         logs_db_via_proxy=True,
         worker_redis_via_proxy=True,
     )
