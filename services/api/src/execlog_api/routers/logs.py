@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 import httpx
 import structlog
-from fastapi import APIRouter, Header, HTTPException, Query, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, status
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import AwareDatetime, BaseModel
 
@@ -101,18 +101,16 @@ CursorQ = Annotated[
 LimitQ = Annotated[int | None, Query(ge=1, le=1000, description="Page size (default 100).")]
 
 
-def _params(
-    *,
-    level: LogLevel | None,
-    since: datetime | None,
-    until: datetime | None,
-    node_id: str | None,
-    component: str | None,
-    q: str | None,
-    order: str | None = None,
-    cursor: str | None = None,
-    limit: int | None = None,
+def log_filters(
+    level: LevelQ = None,
+    since: SinceQ = None,
+    until: UntilQ = None,
+    node_id: NodeQ = None,
+    component: ComponentQ = None,
+    q: TextQ = None,
+    cursor: CursorQ = None,
 ) -> dict[str, str]:
+    """The filters both log endpoints take, as log-worker query parameters (unset ones left out)."""
     if since is not None and until is not None and since >= until:
         raise HTTPException(
             422,
@@ -131,11 +129,12 @@ def _params(
         "node_id": node_id,
         "component": component,
         "q": q,
-        "order": order,
         "cursor": cursor,
-        "limit": None if limit is None else str(limit),
     }
     return {k: v for k, v in params.items() if v is not None}
+
+
+FiltersDep = Annotated[dict[str, str], Depends(log_filters)]
 
 
 async def _require_execution(session: SessionDep, execution_id: uuid.UUID) -> None:
@@ -175,28 +174,14 @@ async def read_logs(
     execution_id: uuid.UUID,
     session: SessionDep,
     worker: WorkerClientDep,
-    level: LevelQ = None,
-    since: SinceQ = None,
-    until: UntilQ = None,
-    node_id: NodeQ = None,
-    component: ComponentQ = None,
-    q: TextQ = None,
+    filters: FiltersDep,
     order: OrderQ = "asc",
-    cursor: CursorQ = None,
     limit: LimitQ = None,
 ) -> Response:
     """Filtered, keyset-paginated records, proxied to log-worker with the same filters."""
-    params = _params(
-        level=level,
-        since=since,
-        until=until,
-        node_id=node_id,
-        component=component,
-        q=q,
-        order=order,
-        cursor=cursor,
-        limit=limit,
-    )
+    params = {**filters, "order": order}
+    if limit is not None:
+        params["limit"] = str(limit)
     await _require_execution(session, execution_id)
     await session.close()
     try:
@@ -225,26 +210,11 @@ async def stream_logs(
     execution_id: uuid.UUID,
     session: SessionDep,
     worker: WorkerClientDep,
-    level: LevelQ = None,
-    since: SinceQ = None,
-    until: UntilQ = None,
-    node_id: NodeQ = None,
-    component: ComponentQ = None,
-    q: TextQ = None,
-    cursor: CursorQ = None,
+    filters: FiltersDep,
     last_event_id: Annotated[str | None, Header(max_length=MAX_CURSOR_CHARS, pattern=TEXT)] = None,
 ) -> Response:
     """Server-sent events from log-worker, relayed as they arrive. Each event id is a
     position: reconnect with ``Last-Event-ID`` (or ``cursor``) to resume without gap."""
-    params = _params(
-        level=level,
-        since=since,
-        until=until,
-        node_id=node_id,
-        component=component,
-        q=q,
-        cursor=cursor,
-    )
     await _require_execution(session, execution_id)
     await session.close()
     headers = {"accept": "text/event-stream"}
@@ -253,7 +223,7 @@ async def stream_logs(
     request = worker.build_request(
         "GET",
         f"/v1/executions/{execution_id}/logs/stream",
-        params=params,
+        params=filters,
         headers=headers,
         timeout=httpx.Timeout(STREAM_CONNECT_TIMEOUT, read=None),
     )
