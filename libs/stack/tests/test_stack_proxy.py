@@ -105,3 +105,19 @@ def test_url_for_replaces_host_and_port_only() -> None:
         "postgresql://postgres@127.0.0.1:6543/x"
     )
     assert proxy.url_for("redis://db.example:6379/0") == "redis://127.0.0.1:6543/0"
+
+
+def test_latency_delays_each_direction_and_can_change(server: RedisServer) -> None:
+    with TcpProxy("127.0.0.1", server.port, latency=0.05) as proxy:
+        client = _client(proxy)
+        client.ping()
+        started = time.perf_counter()
+        assert client.get("missing") is None
+        slow = time.perf_counter() - started
+        proxy.latency = 0.0
+        started = time.perf_counter()
+        assert client.get("missing") is None
+        fast = time.perf_counter() - started
+        client.close()
+    assert slow >= 0.1
+    assert fast < 0.05

@@ -3,6 +3,7 @@ Redis (own prefix), fake log-worker for the proxied reads."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -308,6 +309,10 @@ async def test_api_health_ready_metrics_and_request_id(api_settings: Settings) -
     assert "execlog_records_logged_total" in text
     assert 'execlog_records_dropped_total{reason="spool_failed"} 0.0' in text
     assert 'execlog_api_http_requests_total{method="GET",route="/healthz",status="200"}' in text
+    checkouts = re.search(r"^execlog_api_db_pool_wait_seconds_count (\S+)$", text, re.M)
+    assert checkouts is not None
+    assert float(checkouts.group(1)) >= 1
+    assert "execlog_api_db_pool_timeouts_total 0.0" in text
     paths = docs.json()["paths"]
     for path in (
         "/api/v1/executions",

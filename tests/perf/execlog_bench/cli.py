@@ -91,6 +91,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-ablation", action="store_true", help="skip the ablation scenarios")
     p.add_argument("--no-drain", action="store_true", help="skip the drain scenarios")
     p.add_argument("--scenarios", help="only these end-to-end scenario keys (comma-separated)")
+    p.add_argument(
+        "--api-db-latency-ms",
+        type=float,
+        default=1.0,
+        help="delay each way between the API and its database in the api section (default 1)",
+    )
     p.add_argument("--database-url", default=os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL))
     p.add_argument("--redis-url", default=os.environ.get("REDIS_URL", DEFAULT_REDIS_URL))
     p.add_argument("--out", type=Path, default=Path("dist/bench/execlog-bench.json"))
@@ -239,6 +245,7 @@ async def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
                         seconds=sizes.api_seconds,
                         steps=5,
                         runs=sizes.runs,
+                        db_latency=args.api_db_latency_ms / 1e3,
                     ),
                 )
         finally:

@@ -60,17 +60,23 @@ def caller_md(sec: dict[str, Any]) -> str:
             fmt_summary(d["us_max"], 0),
         ],
     ]
+    slow = sec.get("queued_cpython_switch_interval") or {}
+
+    def both(key: str, digits: int = 2) -> list[str]:
+        return [fmt_summary(q[key], digits), fmt_summary(slow[key], digits) if slow else "-"]
+
     lag = [
-        ["idle (no logging), max", fmt_summary(q["lag_idle_ms_max"], 2)],
-        ["while a publish is in flight, p50", fmt_summary(q["lag_during_flush_ms_p50"], 2)],
-        ["while a publish is in flight, p99", fmt_summary(q["lag_during_flush_ms_p99"], 2)],
-        ["while a publish is in flight, max", fmt_summary(q["lag_during_flush_ms_max"], 2)],
-        ["whole run, p99", fmt_summary(q["lag_ms_p99"], 2)],
-        [
-            "samples during publishes / of them > 1 ms",
-            f"{fmt_summary(q['lag_during_flush_samples'])} / {fmt_summary(q['stalls_over_1ms'])}",
-        ],
+        ["idle (no logging), max", *both("lag_idle_ms_max")],
+        ["while a publish is in flight, p50", *both("lag_during_flush_ms_p50")],
+        ["while a publish is in flight, p99", *both("lag_during_flush_ms_p99")],
+        ["while a publish is in flight, max", *both("lag_during_flush_ms_max")],
+        ["whole run, p99", *both("lag_ms_p99")],
+        ["samples during publishes", *both("lag_during_flush_samples", 0)],
+        ["of them > 1 ms", *both("stalls_over_1ms", 0)],
+        ["log() µs p50", *both("us_p50", 1)],
+        ["publish ms p50", *both("publish_ms_p50", 2)],
     ]
+    interval = sec["settings"].get("switch_interval")
     return "\n\n".join(
         [
             _table(["design", "µs p50", "µs p99", "µs max"], rows),
@@ -79,7 +85,18 @@ def caller_md(sec: dict[str, Any]) -> str:
             f"{fmt_summary(q['records_per_flush_mean'], 1)} records, "
             f"{fmt_summary(q['publish_ms_p50'], 2)} ms each (p50), at "
             f"{fmt_num(sec['settings']['rate'])} log() calls/s.",
-            _table(["event-loop lag (how late a 1 ms timer fires), ms", "value"], lag),
+            _table(
+                [
+                    "event-loop lag (how late a 1 ms timer fires), ms",
+                    (
+                        f"GIL switch interval {interval * 1e3:g} ms (API default)"
+                        if interval
+                        else "value"
+                    ),
+                    "5 ms (CPython default)",
+                ],
+                lag,
+            ),
         ]
     )
 
@@ -140,17 +157,33 @@ def api_md(sec: dict[str, Any]) -> str:
             fmt_summary(m["ok_per_s"], 1),
             fmt_summary(m["ms_p50"], 1),
             fmt_summary(m["ms_p99"], 1),
+            fmt_summary(m["pool_wait_ms_mean"], 2),
+            fmt_summary(m["pool_waited_over_10ms"], 1, scale=100),
+            str(int(m["pool_timeouts"])),
             str(m["errors"]),
         ]
         for m in sec["modes"]
     ]
+    header = [
+        "mode (LOG_SINK)",
+        "executions started/s",
+        "p50 ms",
+        "p99 ms",
+        "pool wait ms (mean)",
+        "% checkouts waiting > 10 ms",
+        "pool timeouts",
+        "errors",
+    ]
     return "\n\n".join(
         [
-            _table(["LOG_SINK", "executions started/s", "p50 ms", "p99 ms", "errors"], rows),
-            f"p99 celery / off: **{_r(sec.get('p99_ratio_celery_over_off'))}**; "
-            f"direct / off: **{_r(sec.get('p99_ratio_direct_over_off'))}** "
-            f"({sec['concurrency']} clients, pool {sec['pool_size']}, "
-            f"{sec['steps_per_execution']} echo steps per execution).",
+            _table(header, rows),
+            f"p99 / off: celery (log-worker on its own host) **"
+            f"{_r(sec.get('p99_ratio_celery_over_off'))}**, celery with the log-worker on these "
+            f"cores {_r(sec.get('p99_ratio_celery_worker_over_off'))}, direct **"
+            f"{_r(sec.get('p99_ratio_direct_over_off'))}** ({sec['concurrency']} clients, pool "
+            f"{sec['pool_size']}, {sec['steps_per_execution']} echo steps per execution, "
+            f"database {sec.get('db_latency_ms', 0):g} ms away each way; queue drained "
+            f"afterwards: {'yes' if sec.get('queue_drained_after') else 'NO'}).",
         ]
     )
 

@@ -5,22 +5,40 @@ each execution runs ``steps`` echo steps in the background (about 3 log lines pe
 start/finish), all on the API's own event loop and database pool (DB_POOL__POOL_SIZE fixed
 small, no overflow, short pool timeout, so pool exhaustion shows as waits or errors).
 
-Modes (API setting LOG_SINK): ``celery`` (the ExecutionLogger through the queue), ``off``
-(records built, then discarded: the cost of the app alone), ``direct`` (the "before" design:
-one INSERT + commit per record on the API's own pool).
+The API reaches PostgreSQL through a :class:`~execlog_stack.proxy.TcpProxy` that adds
+``db_latency`` each way (a database one network hop away, as in any real deployment; on
+loopback a commit takes well under a millisecond and no pool ever runs dry).
+
+Modes (API setting LOG_SINK):
+
+- ``celery``: the ExecutionLogger through the queue, the log-worker on its own host (here:
+  not running during the load, so it takes none of these two cores; the queue is drained
+  after each mode and every record is counted);
+- ``celery+worker``: the same with the log-worker running on these same two cores;
+- ``off``: records built, then discarded (the cost of the app alone);
+- ``direct``: the "before" design, one INSERT + commit per record on the API's own pool.
+
+Pool pressure comes from the API's own ``/metrics``: every connection checkout's wait
+(``execlog_api_db_pool_wait_seconds``) and every pool timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
-from execlog_bench.pipeline import WorkerConfig, start_worker, stop_worker
+from execlog_bench.pipeline import WorkerConfig, sleep_until_idle, start_worker, stop_worker
 from execlog_bench.stats import percentile, summary
+from execlog_stack.proxy import TcpProxy
 from execlog_stack.stack import Stack
+
+MODES = ("celery+worker", "celery", "off", "direct")
+_SAMPLE = re.compile(r'^(execlog_api_db_pool_\w+?)(?:\{le="([^"]+)"\})? (\S+)$', re.M)
 
 
 def _body(steps: int, i: int) -> dict[str, Any]:
@@ -73,10 +91,39 @@ async def _load(base_url: str, *, concurrency: int, seconds: float, steps: int) 
     }
 
 
+async def pool_counters(base_url: str) -> dict[str, float]:
+    """The API's pool-wait histogram and timeout counter, from its /metrics."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=10.0) as c:
+        text = (await c.get("/metrics")).text
+    out: dict[str, float] = {}
+    for name, le, value in _SAMPLE.findall(text):
+        out[f"{name}:{le}" if le else name] = float(value)
+    return out
+
+
+def pool_pressure(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """Checkouts, mean wait, share that waited over 10 ms, and timeouts between two scrapes."""
+
+    def delta(key: str) -> float:
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    count = delta("execlog_api_db_pool_wait_seconds_count")
+    fast = delta("execlog_api_db_pool_wait_seconds_bucket:0.01")
+    return {
+        "checkouts": count,
+        "wait_ms_mean": (
+            delta("execlog_api_db_pool_wait_seconds_sum") / count * 1e3 if count else 0.0
+        ),
+        "waited_over_10ms": (count - fast) / count if count else 0.0,
+        "timeouts": delta("execlog_api_db_pool_timeouts_total"),
+    }
+
+
 async def run_mode(
     stack: Stack,
     mode: str,
     *,
+    database_url: str,
     pool_size: int,
     concurrency: int,
     seconds: float,
@@ -86,8 +133,9 @@ async def run_mode(
 ) -> dict[str, Any]:
     """Start the API with LOG_SINK=``mode``, warm up, then ``runs`` load runs."""
     env = {
-        "LOG_SINK": mode,
+        "LOG_SINK": mode.split("+")[0],
         "LOG_BUFFER_SIZE": str(buffer_size),
+        "DATABASE_URL": database_url,
         "DB_POOL__POOL_SIZE": str(pool_size),
         "DB_POOL__MAX_OVERFLOW": "0",
         "DB_POOL__POOL_TIMEOUT": "10",
@@ -99,9 +147,12 @@ async def run_mode(
         await asyncio.sleep(1.0)
         results = []
         for _ in range(runs):
-            results.append(
-                await _load(stack.api_url, concurrency=concurrency, seconds=seconds, steps=steps)
+            before = await pool_counters(stack.api_url)
+            result = await _load(
+                stack.api_url, concurrency=concurrency, seconds=seconds, steps=steps
             )
+            result["pool"] = pool_pressure(before, await pool_counters(stack.api_url))
+            results.append(result)
             await asyncio.sleep(1.0)
     finally:
         api.stop()
@@ -110,6 +161,9 @@ async def run_mode(
         "ok_per_s": summary([r["ok_per_s"] for r in results]),
         "ms_p50": summary([r["ms_p50"] for r in results]),
         "ms_p99": summary([r["ms_p99"] for r in results]),
+        "pool_wait_ms_mean": summary([r["pool"]["wait_ms_mean"] for r in results]),
+        "pool_waited_over_10ms": summary([r["pool"]["waited_over_10ms"] for r in results]),
+        "pool_timeouts": sum(r["pool"]["timeouts"] for r in results),
         "errors": sum(r["errors"] for r in results),
         "requests": sum(r["requests"] for r in results),
         "statuses": [r["statuses"] for r in results],
@@ -126,34 +180,52 @@ async def run_section(
     steps: int,
     runs: int,
     buffer_size: int = 50,
+    db_latency: float = 0.001,
 ) -> dict[str, Any]:
-    """celery, off and direct, same load; the worker runs throughout."""
-    proc = start_worker(stack, worker)
+    """Every mode under the same load, the API's database ``db_latency`` away (each way)."""
+    url = stack.api_spec().env["DATABASE_URL"]
+    target = urlsplit(url)
     modes = []
-    try:
-        for mode in ("celery", "off", "direct"):
-            modes.append(
-                await run_mode(
-                    stack,
-                    mode,
-                    pool_size=pool_size,
-                    concurrency=concurrency,
-                    seconds=seconds,
-                    steps=steps,
-                    runs=runs,
-                    buffer_size=buffer_size,
+    with TcpProxy(target.hostname or "127.0.0.1", target.port or 5432, latency=db_latency) as proxy:
+        for mode in MODES:
+            proc = start_worker(stack, worker) if mode == "celery+worker" else None
+            try:
+                modes.append(
+                    await run_mode(
+                        stack,
+                        mode,
+                        database_url=proxy.url_for(url),
+                        pool_size=pool_size,
+                        concurrency=concurrency,
+                        seconds=seconds,
+                        steps=steps,
+                        runs=runs,
+                        buffer_size=buffer_size,
+                    )
                 )
-            )
-    finally:
-        stop_worker(stack, proc)
+            finally:
+                if proc is not None:
+                    stop_worker(stack, proc)
+        drain = start_worker(stack, worker)
+        try:
+            drained = await sleep_until_idle(stack, timeout=300.0)
+        finally:
+            stop_worker(stack, drain)
     by = {m["mode"]: m for m in modes}
     off99 = by["off"]["ms_p99"]["median"]
+
+    def ratio(mode: str) -> float | None:
+        return by[mode]["ms_p99"]["median"] / off99 if off99 else None
+
     return {
         "pool_size": pool_size,
         "concurrency": concurrency,
         "seconds": seconds,
         "steps_per_execution": steps,
+        "db_latency_ms": db_latency * 1e3,
+        "queue_drained_after": drained,
         "modes": modes,
-        "p99_ratio_celery_over_off": by["celery"]["ms_p99"]["median"] / off99 if off99 else None,
-        "p99_ratio_direct_over_off": by["direct"]["ms_p99"]["median"] / off99 if off99 else None,
+        "p99_ratio_celery_over_off": ratio("celery"),
+        "p99_ratio_celery_worker_over_off": ratio("celery+worker"),
+        "p99_ratio_direct_over_off": ratio("direct"),
     }

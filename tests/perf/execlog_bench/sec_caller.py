@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import gc
 import shutil
 import tempfile
 import time
@@ -21,10 +20,13 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from execlog_api.runtime import DEFAULT_SWITCH_INTERVAL, tune_interpreter, undo_tuning
 from execlog_bench.data import Shapes
 from execlog_bench.db import reset_url
 from execlog_bench.producer import FlushLog, delete_prefix, make_logger
 from execlog_bench.stats import percentile, summary
+
+CPYTHON_SWITCH_INTERVAL = 0.005
 
 INSERT_SQL = text(
     "INSERT INTO execution_logs (id, created_at, execution_id, workflow_id, node_id, component,"
@@ -62,7 +64,13 @@ def _during(
 
 
 async def measure_log_calls(
-    redis_url: str, *, calls: int, rate: float, buffer_size: int, flush_interval: float
+    redis_url: str,
+    *,
+    calls: int,
+    rate: float,
+    buffer_size: int,
+    flush_interval: float,
+    switch_interval: float = DEFAULT_SWITCH_INTERVAL,
 ) -> dict[str, Any]:
     """log() durations and loop lag for ``calls`` calls at ``rate`` per second."""
     prefix = f"execlog-bench-{uuid.uuid4().hex[:8]}:"
@@ -87,9 +95,8 @@ async def measure_log_calls(
         flushes.records.clear()
     durations: list[float] = []
     samples: list[tuple[float, float]] = []
-    # Like the API at startup (GC_FREEZE): long-lived objects out of the collector's way.
-    gc.collect()
-    gc.freeze()
+    # As the API does at startup (GC_FREEZE, GIL_SWITCH_INTERVAL).
+    tuning = tune_interpreter(gc_freeze=True, switch_interval=switch_interval)
     stop = asyncio.Event()
     sampler = asyncio.create_task(_lag_sampler(stop, samples))
     await asyncio.sleep(0.2)
@@ -111,7 +118,7 @@ async def measure_log_calls(
     stop.set()
     await sampler
     await logger.aclose(timeout=30)
-    gc.unfreeze()
+    undo_tuning(tuning)
     delete_prefix(redis_url, prefix)
     shutil.rmtree(spool, ignore_errors=True)
     with flushes.lock:
@@ -191,19 +198,41 @@ async def run_section(
     runs: int,
     buffer_size: int = 50,
 ) -> dict[str, Any]:
-    """Median over ``runs`` of the queued log() and of the direct INSERT, same run."""
-    queued = [
-        await measure_log_calls(
-            redis_url, calls=calls, rate=rate, buffer_size=buffer_size, flush_interval=2.0
-        )
-        for _ in range(runs)
-    ]
+    """Median over ``runs`` of the queued log() and of the direct INSERT, same run.
+
+    The queued runs alternate between the API's GIL switch interval and CPython's default
+    (5 ms), so the effect of GIL_SWITCH_INTERVAL on the loop's stalls shows in the same run.
+    """
+    queued: list[dict[str, Any]] = []
+    queued_5ms: list[dict[str, Any]] = []
+    for _ in range(runs):
+        for interval, into in (
+            (DEFAULT_SWITCH_INTERVAL, queued),
+            (CPYTHON_SWITCH_INTERVAL, queued_5ms),
+        ):
+            into.append(
+                await measure_log_calls(
+                    redis_url,
+                    calls=calls,
+                    rate=rate,
+                    buffer_size=buffer_size,
+                    flush_interval=2.0,
+                    switch_interval=interval,
+                )
+            )
     direct = [await measure_direct_insert(database_url, calls=direct_calls) for _ in range(runs)]
     keys_q = [k for k, v in queued[0].items() if isinstance(v, int | float)]
     out: dict[str, Any] = {
         "queued": {k: summary([r[k] for r in queued]) for k in keys_q},
+        "queued_cpython_switch_interval": {k: summary([r[k] for r in queued_5ms]) for k in keys_q},
         "direct_insert": {k: summary([r[k] for r in direct]) for k in direct[0]},
-        "settings": {"rate": rate, "calls": calls, "buffer_size": buffer_size},
+        "settings": {
+            "rate": rate,
+            "calls": calls,
+            "buffer_size": buffer_size,
+            "switch_interval": DEFAULT_SWITCH_INTERVAL,
+            "cpython_switch_interval": CPYTHON_SWITCH_INTERVAL,
+        },
     }
     q50 = out["queued"]["us_p50"]["median"]
     d50 = out["direct_insert"]["us_p50"]["median"]

@@ -1,13 +1,20 @@
-"""AsyncEngine factory with explicit pool settings."""
+"""AsyncEngine factory with explicit pool settings and an optional pool-wait observer."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, Field
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry
 
 from execlog_db.url import to_async_url
+
+PoolWaitObserver = Callable[[float, bool], None]
+"""Called after every pool checkout with (seconds waited, whether it timed out)."""
 
 
 class PoolSettings(BaseModel):
@@ -19,6 +26,32 @@ class PoolSettings(BaseModel):
     pool_pre_ping: bool = True
 
 
+class TimedQueuePool(AsyncAdaptedQueuePool):
+    """The asyncio queue pool, reporting how long each checkout waited for a connection.
+
+    ``observe`` is a class attribute because SQLAlchemy builds (and on ``recreate()``
+    rebuilds) the pool from its class; :func:`timed_pool_class` binds one per engine.
+    """
+
+    observe: PoolWaitObserver
+
+    def _do_get(self) -> ConnectionPoolEntry:
+        started = time.perf_counter()
+        timed_out = False
+        try:
+            return super()._do_get()
+        except sa_exc.TimeoutError:
+            timed_out = True
+            raise
+        finally:
+            type(self).observe(time.perf_counter() - started, timed_out)
+
+
+def timed_pool_class(observe: PoolWaitObserver) -> type[TimedQueuePool]:
+    """A :class:`TimedQueuePool` subclass that reports to ``observe``."""
+    return type("BoundTimedQueuePool", (TimedQueuePool,), {"observe": staticmethod(observe)})
+
+
 def create_engine(
     url: str,
     *,
@@ -26,9 +59,16 @@ def create_engine(
     max_overflow: int = 10,
     pool_timeout: float = 30.0,
     pool_pre_ping: bool = True,
+    pool_wait: PoolWaitObserver | None = None,
     **engine_kwargs: Any,
 ) -> AsyncEngine:
-    """Create an asyncpg-backed AsyncEngine; ``url`` may be postgresql:// or postgresql+asyncpg://."""
+    """Create an asyncpg-backed AsyncEngine; ``url`` may be postgresql:// or postgresql+asyncpg://.
+
+    ``pool_wait`` (optional) is told how long every connection checkout waited and whether it
+    ran into ``pool_timeout``: the signal of an exhausted pool.
+    """
+    if pool_wait is not None:
+        engine_kwargs["poolclass"] = timed_pool_class(pool_wait)
     return create_async_engine(
         to_async_url(url),
         pool_size=pool_size,

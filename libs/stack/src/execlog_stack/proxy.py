@@ -10,6 +10,8 @@ server's port). :meth:`TcpProxy.cut` has two modes:
 
 :meth:`TcpProxy.restore` lets traffic flow again (held blackhole connections resume).
 A proxy cut before :meth:`TcpProxy.start` is a server that accepts and never answers.
+``latency`` (seconds, settable at any time) holds every forwarded chunk that long in each
+direction: a database one network hop away instead of on loopback.
 :meth:`TcpProxy.url_for` reroutes a client URL (PostgreSQL, Redis, ...) through the proxy.
 Threads only (one acceptor, two pumps per connection); nothing here needs an event loop.
 """
@@ -21,6 +23,7 @@ import select
 import socket
 import struct
 import threading
+import time
 from types import TracebackType
 from typing import Literal, Self
 from urllib.parse import urlsplit, urlunsplit
@@ -82,6 +85,8 @@ class _Link:
                 data = src.recv(65536)
                 if not data:
                     break
+                if self.proxy.latency > 0:
+                    time.sleep(self.proxy.latency)
                 dst.sendall(data)
             except OSError:
                 break
@@ -113,8 +118,10 @@ class TcpProxy:
         *,
         listen_host: str = "127.0.0.1",
         listen_port: int | None = None,
+        latency: float = 0.0,
     ) -> None:
         self.target = (target_host, target_port)
+        self.latency = latency
         self.host = listen_host
         self.port = listen_port if listen_port is not None else free_port(listen_host)
         self._lock = threading.Lock()

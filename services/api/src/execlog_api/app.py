@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import re
 import time
 import uuid
@@ -34,6 +33,7 @@ from execlog_api.logger.setup import logger_from_settings
 from execlog_api.logger.singleton import set_execution_logger
 from execlog_api.logging_config import configure_logging
 from execlog_api.routers import executions, health, logs
+from execlog_api.runtime import tune_interpreter, undo_tuning
 from execlog_api.settings import Settings, get_settings
 from execlog_db.engine import create_engine
 from execlog_schema.sanitize import clean_json
@@ -87,6 +87,23 @@ class HttpMetrics:
             "Executions running in this process",
             registry=registry,
         )
+        self.pool_wait = Histogram(
+            "execlog_api_db_pool_wait_seconds",
+            "How long a database connection checkout waited for the pool",
+            buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0),
+            registry=registry,
+        )
+        self.pool_timeouts = Counter(
+            "execlog_api_db_pool_timeouts",
+            "Connection checkouts that ran into DB_POOL__POOL_TIMEOUT (pool exhausted)",
+            registry=registry,
+        )
+
+    def observe_pool_wait(self, seconds: float, timed_out: bool) -> None:
+        """:data:`execlog_db.engine.PoolWaitObserver` for the app's engine."""
+        self.pool_wait.observe(seconds)
+        if timed_out:
+            self.pool_timeouts.inc()
 
 
 class RequestContextMiddleware:
@@ -217,10 +234,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def _build_services(
-    app: FastAPI, settings: Settings, logger: ExecutionLogger | None, registry: CollectorRegistry
+    app: FastAPI,
+    settings: Settings,
+    logger: ExecutionLogger | None,
+    registry: CollectorRegistry,
+    http_metrics: HttpMetrics,
 ) -> tuple[Services, bool]:
     owns_logger = logger is None
-    engine = create_engine(settings.database_url, **settings.db_pool.model_dump())
+    engine = create_engine(
+        settings.database_url,
+        pool_wait=http_metrics.observe_pool_wait,
+        **settings.db_pool.model_dump(),
+    )
     if logger is None:
         logger = logger_from_settings(settings, registry, engine=engine)
     elif logger.metrics.registry is not registry:
@@ -283,14 +308,16 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if configure_logs:
             configure_logging(settings.log_format, settings.log_level)
-        services, owns_logger = _build_services(app, settings, execution_logger, registry)
+        services, owns_logger = _build_services(
+            app, settings, execution_logger, registry, http_metrics
+        )
         http_metrics.executions_running.set_function(lambda: services.manager.active)
         services.logger.start()
         set_execution_logger(services.logger)
         app.state.services = services
-        if settings.gc_freeze:
-            gc.collect()
-            gc.freeze()
+        tuning = tune_interpreter(
+            gc_freeze=settings.gc_freeze, switch_interval=settings.gil_switch_interval
+        )
         _log.info(
             "api_started",
             version=__version__,
@@ -308,6 +335,7 @@ def create_app(
             else:
                 await services.logger.flush(timeout=settings.log_shutdown_timeout)
             await services.worker.aclose()
+            undo_tuning(tuning)
             await services.http.aclose()
             await services.engine.dispose()
             _log.info("api_stopped")

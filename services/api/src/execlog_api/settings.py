@@ -1,6 +1,7 @@
-"""Settings of the API service: one ``Settings(BaseSettings)`` read from environment variables.
+"""Settings of the API service: one ``Settings`` read from environment variables.
 
-Every field is read from the upper-cased field name (``LOG_BUFFER_SIZE``, ``REDIS_URL``...).
+Every field is read from the upper-cased field name (``LOG_BUFFER_SIZE``, ``REDIS_URL``...);
+the broker fields (``REDIS_*``, ``BROKER_KEY_PREFIX``) are inherited from ``BrokerSettings``.
 The embedded pool settings use ``__`` as nesting delimiter: ``DB_POOL__POOL_SIZE=10``.
 """
 
@@ -9,11 +10,12 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import quote
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
+from execlog_api.runtime import DEFAULT_SWITCH_INTERVAL
+from execlog_broker.settings import BrokerSettings
 from execlog_db.engine import PoolSettings
 from execlog_db.url import redact, to_async_url
 
@@ -31,7 +33,7 @@ DEFAULT_REDACT_KEYS: tuple[str, ...] = (
 )
 
 
-class Settings(BaseSettings):
+class Settings(BrokerSettings):
     """All configuration of the API process (HTTP service, engine and ExecutionLogger)."""
 
     model_config = SettingsConfigDict(
@@ -41,27 +43,8 @@ class Settings(BaseSettings):
         validate_default=True,
     )
 
-    service_name: str = Field(default="execlog-api", min_length=1, max_length=64)
-    host: str = Field(default="127.0.0.1", description="`execlog-api serve` bind address")
-    port: int = Field(default=8000, ge=0, le=65535)
-    workers: int = Field(default=1, ge=1, le=64)
-
-    redis_host: str = "127.0.0.1"
-    redis_port: int = Field(default=6379, ge=1, le=65535)
-    redis_db: int = Field(default=0, ge=0)
-    redis_password: SecretStr | None = None
-    redis_url: str | None = Field(
-        default=None, description="Full broker URL; when unset it is built from REDIS_HOST/PORT/DB"
-    )
-    redis_sentinel_master: str | None = Field(
-        default=None, description="Sentinel master set name (REDIS_URL=sentinel://...;...)"
-    )
-    redis_sentinel_password: SecretStr | None = Field(
-        default=None, description="password of the sentinels themselves, if they require one"
-    )
-    broker_key_prefix: str = Field(
-        default="", description="kombu global_keyprefix (isolates queues, e.g. per test)"
-    )
+    # --- broker: REDIS_* and BROKER_KEY_PREFIX come from BrokerSettings (listed first); the
+    # timeouts are overridden for their defaults only: a publisher on the request path fails fast.
     broker_connect_timeout: float = Field(default=1.0, gt=0)
     broker_socket_timeout: float = Field(default=2.0, gt=0)
     broker_publish_max_retries: int = Field(default=2, ge=0, le=20)
@@ -71,6 +54,11 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="first pause before probing a failed broker again"
     )
     broker_down_backoff_max: float = Field(default=30.0, gt=0)
+
+    service_name: str = Field(default="execlog-api", min_length=1, max_length=64)
+    host: str = Field(default="127.0.0.1", description="`execlog-api serve` bind address")
+    port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
 
     database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     db_pool: PoolSettings = Field(default_factory=PoolSettings)
@@ -111,6 +99,13 @@ class Settings(BaseSettings):
         default=True,
         description="gc.freeze() after startup: shorter full GC pauses on the event loop",
     )
+    gil_switch_interval: float = Field(
+        default=DEFAULT_SWITCH_INTERVAL,
+        gt=0,
+        le=0.1,
+        description="sys.setswitchinterval() at startup: how long the log sender thread may "
+        "hold the GIL against the event loop (CPython's default is 0.005 s)",
+    )
     shutdown_grace: float = Field(
         default=10.0, ge=0, description="seconds running executions get at shutdown before cancel"
     )
@@ -138,50 +133,12 @@ class Settings(BaseSettings):
         to_async_url(value)
         return value
 
-    @field_validator("redis_url")
-    @classmethod
-    def _check_redis_url(cls, value: str | None) -> str | None:
-        if value in (None, ""):
-            return None
-        assert value is not None
-        if not value.startswith(("redis://", "rediss://", "unix://", "sentinel://")):
-            raise ValueError(
-                "REDIS_URL must start with redis://, rediss://, unix:// or sentinel://"
-            )
-        return value
-
-    @field_validator("redis_sentinel_master")
-    @classmethod
-    def _blank_master_is_unset(cls, value: str | None) -> str | None:
-        return value or None
-
-    @field_validator("redis_sentinel_password")
-    @classmethod
-    def _blank_password_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
-        return value if value is not None and value.get_secret_value() else None
-
     @field_validator("log_worker_url")
     @classmethod
     def _check_worker_url(cls, value: str) -> str:
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("LOG_WORKER_URL must be an http:// or https:// URL (or empty)")
         return value.rstrip("/")
-
-    @model_validator(mode="after")
-    def _sentinel_needs_master(self) -> Settings:
-        if self.broker_url.startswith("sentinel://") and not self.redis_sentinel_master:
-            raise ValueError("a sentinel:// REDIS_URL needs REDIS_SENTINEL_MASTER")
-        return self
-
-    @property
-    def broker_url(self) -> str:
-        """The Redis broker URL: REDIS_URL when set, else built from REDIS_HOST/PORT/DB."""
-        if self.redis_url:
-            return self.redis_url
-        auth = ""
-        if self.redis_password is not None and self.redis_password.get_secret_value():
-            auth = f":{quote(self.redis_password.get_secret_value(), safe='')}@"
-        return f"redis://{auth}{self.redis_host}:{self.redis_port}/{self.redis_db}"
 
     @property
     def async_database_url(self) -> str:

@@ -8,7 +8,6 @@ way (password and db for the master, REDIS_SENTINEL_PASSWORD only for the sentin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import redis
@@ -46,12 +45,6 @@ def parse_sentinel_url(url: str) -> SentinelTarget:
     return SentinelTarget(hosts, password, db)
 
 
-def _sentinel_kwargs(settings: Settings) -> dict[str, Any] | None:
-    if settings.redis_sentinel_password is None:
-        return None
-    return {"password": settings.redis_sentinel_password.get_secret_value()}
-
-
 def redis_client(settings: Settings, timeout: float = 2.0) -> redis.Redis:
     """A client of the broker's Redis (the current master when behind Sentinel)."""
     url = settings.broker_url
@@ -60,7 +53,7 @@ def redis_client(settings: Settings, timeout: float = 2.0) -> redis.Redis:
     target = parse_sentinel_url(url)
     sentinel = Sentinel(  # type: ignore[no-untyped-call]
         target.hosts,
-        sentinel_kwargs=_sentinel_kwargs(settings),
+        sentinel_kwargs=settings.sentinel_kwargs,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
     )
@@ -78,7 +71,7 @@ def async_redis_client(settings: Settings, timeout: float = 2.0) -> aioredis.Red
     target = parse_sentinel_url(url)
     sentinel = AsyncSentinel(  # type: ignore[no-untyped-call]
         target.hosts,
-        sentinel_kwargs=_sentinel_kwargs(settings),
+        sentinel_kwargs=settings.sentinel_kwargs,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
     )

@@ -34,16 +34,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "health_check_interval": 25,
         "retry_on_timeout": True,
         "unacked_restore_throttle": 1,  # scan every sweep (kombu default: every 10th = 100 s)
+        # Sentinel master_name/sentinel_kwargs and the global_keyprefix (isolation), when set.
+        **settings.broker_transport_options,
     }
-    if settings.redis_sentinel_master:
-        # Sentinel: kombu asks the sentinels of REDIS_URL for this master set's address.
-        transport["master_name"] = settings.redis_sentinel_master
-        if settings.redis_sentinel_password is not None:
-            password = settings.redis_sentinel_password.get_secret_value()
-            transport["sentinel_kwargs"] = {"password": password}
-    if settings.broker_key_prefix:
-        # Every Redis key (queues, unacked hash, bindings) under one prefix: isolation.
-        transport["global_keyprefix"] = settings.broker_key_prefix
     conf: dict[str, Any] = {
         "broker_url": settings.broker_url,
         "broker_transport_options": transport,

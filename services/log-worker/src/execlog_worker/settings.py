@@ -1,18 +1,19 @@
-"""Settings of the log-worker service: one ``Settings(BaseSettings)`` read from env variables.
+"""Settings of the log-worker service: one ``Settings`` read from environment variables.
 
 Every field is read from its upper-cased name (``DATABASE_URL``, ``REDIS_HOST``, ...), no prefix,
-so the variables of the guide (REDIS_HOST/REDIS_PORT/REDIS_DB/REDIS_PASSWORD) work unchanged.
+so the variables of the guide (REDIS_HOST/REDIS_PORT/REDIS_DB/REDIS_PASSWORD) work unchanged;
+the broker fields (``REDIS_*``, ``BROKER_KEY_PREFIX``) are inherited from ``BrokerSettings``.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 from typing import Literal
-from urllib.parse import quote
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
+from execlog_broker.settings import BrokerSettings
 from execlog_db.url import redact, to_asyncpg_dsn
 
 WriteMethod = Literal["unnest", "copy", "copy_staging"]
@@ -24,12 +25,19 @@ PARTITION_LOCK_KEY = 0x6578_6C67_0002
 """Advisory lock key of partition maintenance (ensure / retention)."""
 
 
-class Settings(BaseSettings):
+class Settings(BrokerSettings):
     """All configuration of the log-worker processes (Celery worker, HTTP API, CLI)."""
 
     model_config = SettingsConfigDict(
         extra="ignore", case_sensitive=False, validate_default=True, env_ignore_empty=True
     )
+
+    # --- broker (Redis): REDIS_* and BROKER_KEY_PREFIX come from BrokerSettings (listed first);
+    # the timeouts are overridden for their defaults only, which differ from the API's.
+    broker_connect_timeout: float = Field(default=5.0, gt=0)
+    broker_socket_timeout: float = Field(default=10.0, gt=0)
+    broker_visibility_timeout: int = Field(default=900, ge=1)
+    result_backend: str | None = Field(default=None, description="unset: results are not stored")
 
     # --- database
     database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -39,24 +47,6 @@ class Settings(BaseSettings):
     db_command_timeout: float = Field(
         default=60.0, gt=0, description="per statement; well under the task soft time limit"
     )
-
-    # --- broker (Redis)
-    redis_url: str | None = Field(default=None, description="full URL; else built from REDIS_*")
-    redis_host: str = "127.0.0.1"
-    redis_port: int = Field(default=6379, ge=1, le=65535)
-    redis_db: int = Field(default=0, ge=0)
-    redis_password: SecretStr | None = None
-    redis_sentinel_master: str | None = Field(
-        default=None, description="Sentinel master set name (REDIS_URL=sentinel://...;...)"
-    )
-    redis_sentinel_password: SecretStr | None = Field(
-        default=None, description="password of the sentinels themselves, if they require one"
-    )
-    broker_key_prefix: str = Field(default="", description="kombu global_keyprefix (isolation)")
-    broker_visibility_timeout: int = Field(default=900, ge=1)
-    broker_connect_timeout: float = Field(default=5.0, gt=0)
-    broker_socket_timeout: float = Field(default=10.0, gt=0)
-    result_backend: str | None = Field(default=None, description="unset: results are not stored")
 
     # --- Celery worker
     worker_concurrency: int | None = Field(default=None, ge=1, le=256)
@@ -108,13 +98,6 @@ class Settings(BaseSettings):
     worker_metrics_port: int | None = Field(default=None, ge=0, le=65535)
     prometheus_multiproc_dir: str | None = None
 
-    @field_validator("broker_key_prefix")
-    @classmethod
-    def _prefix_printable(cls, value: str) -> str:
-        if any(ch.isspace() for ch in value):
-            raise ValueError("BROKER_KEY_PREFIX must not contain whitespace")
-        return value
-
     @field_validator("database_url")
     @classmethod
     def _postgres_url(cls, value: str) -> str:
@@ -136,8 +119,6 @@ class Settings(BaseSettings):
     def _coherent(self) -> Settings:
         if self.task_soft_time_limit >= self.task_time_limit:
             raise ValueError("TASK_SOFT_TIME_LIMIT must be below TASK_TIME_LIMIT")
-        if self.broker_url.startswith("sentinel://") and not self.redis_sentinel_master:
-            raise ValueError("a sentinel:// REDIS_URL needs REDIS_SENTINEL_MASTER")
         if self.db_pool_min_size > self.db_pool_max_size:
             raise ValueError("DB_POOL_MIN_SIZE must not exceed DB_POOL_MAX_SIZE")
         # An unacked message (running, or held with a retry ETA) returns to the queue after
@@ -149,24 +130,6 @@ class Settings(BaseSettings):
                 f"TASK_TIME_LIMIT + RETRY_BACKOFF_MAX ({floor:g}s)"
             )
         return self
-
-    @property
-    def broker_url(self) -> str:
-        """REDIS_URL, else ``redis://[:password@]REDIS_HOST:REDIS_PORT/REDIS_DB``."""
-        if self.redis_url:
-            return self.redis_url
-        auth = ""
-        if self.redis_password is not None and self.redis_password.get_secret_value():
-            auth = f":{quote(self.redis_password.get_secret_value(), safe='')}@"
-        return f"redis://{auth}{self.redis_host}:{self.redis_port}/{self.redis_db}"
-
-    @property
-    def broker_url_redacted(self) -> str:
-        """Broker URL with the password masked, for logs."""
-        from kombu.utils.url import maybe_sanitize_url
-
-        text: str = maybe_sanitize_url(self.broker_url)
-        return text
 
     @property
     def database_url_redacted(self) -> str:

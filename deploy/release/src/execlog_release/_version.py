@@ -1,0 +1,3 @@
+"""Version of execlog-release (the one place it is stated)."""
+
+__version__ = "0.1.0"
