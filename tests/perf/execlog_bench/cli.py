@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import sys
 import time
 import traceback
 from collections.abc import Awaitable, Callable
@@ -91,6 +92,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-ablation", action="store_true", help="skip the ablation scenarios")
     p.add_argument("--no-drain", action="store_true", help="skip the drain scenarios")
     p.add_argument("--scenarios", help="only these end-to-end scenario keys (comma-separated)")
+    p.add_argument(
+        "--switch-interval",
+        type=float,
+        help="sys.setswitchinterval() for the whole run, seconds (CPython's default: 0.005)",
+    )
     p.add_argument(
         "--api-db-latency-ms",
         type=float,
@@ -282,6 +288,8 @@ def render_file(json_path: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run, print the tables, write the JSON (and plots)."""
     args = parse_args(argv)
+    if args.switch_interval is not None:
+        sys.setswitchinterval(args.switch_interval)
     console = Console(width=160)
     result = asyncio.run(run(args, console))
     report.print_report(console, result)

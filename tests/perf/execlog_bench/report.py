@@ -52,10 +52,9 @@ def print_caller(console: Console, sec: dict[str, Any]) -> None:
     t.add_column("µs max", justify="right")
     t.add_column("loop lag during flush p99 / max (ms)", justify="right")
     t.add_column("stalls > 1 ms", justify="right")
-    slow = sec.get("queued_cpython_switch_interval")
     for label, row in (
         ("ExecutionLogger.log() (queued)", q),
-        ("same, CPython's 5 ms GIL switch interval", slow),
+        ("same, event loop on a CPU of its own", sec.get("queued_pinned")),
     ):
         if row is None:
             continue

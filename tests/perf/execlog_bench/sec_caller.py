@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import os
 import shutil
+import sys
 import tempfile
 import time
 import uuid
@@ -20,13 +22,11 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from execlog_api.runtime import DEFAULT_SWITCH_INTERVAL, tune_interpreter, undo_tuning
+from execlog_api.runtime import freeze_gc, unfreeze_gc
 from execlog_bench.data import Shapes
 from execlog_bench.db import reset_url
 from execlog_bench.producer import FlushLog, delete_prefix, make_logger
 from execlog_bench.stats import percentile, summary
-
-CPYTHON_SWITCH_INTERVAL = 0.005
 
 INSERT_SQL = text(
     "INSERT INTO execution_logs (id, created_at, execution_id, workflow_id, node_id, component,"
@@ -70,9 +70,16 @@ async def measure_log_calls(
     rate: float,
     buffer_size: int,
     flush_interval: float,
-    switch_interval: float = DEFAULT_SWITCH_INTERVAL,
+    pin: bool = False,
 ) -> dict[str, Any]:
-    """log() durations and loop lag for ``calls`` calls at ``rate`` per second."""
+    """log() durations and loop lag for ``calls`` calls at ``rate`` per second.
+
+    ``pin``: the logger's threads on the last CPU, the event loop's thread on the others
+    (Linux, 2+ CPUs), so the lag shows what logging costs the loop rather than how the
+    machine's CPUs are shared with the logger's threads and Redis.
+    """
+    cpus = sorted(os.sched_getaffinity(0))
+    pinned = pin and len(cpus) > 1
     prefix = f"execlog-bench-{uuid.uuid4().hex[:8]}:"
     flushes = FlushLog()
     spool = Path(tempfile.mkdtemp(prefix="execlog-bench-spool-"))
@@ -84,7 +91,11 @@ async def measure_log_calls(
         flushes=flushes,
         spool_dir=spool,
     )
+    if pinned:
+        os.sched_setaffinity(0, cpus[-1:])  # threads started now inherit this
     logger.start()
+    if pinned:
+        os.sched_setaffinity(0, cpus[:-1])
     shapes = Shapes()
     kwargs = [shapes.kwargs(i) for i in range(min(calls, 5000))]
     for kw in kwargs[:200]:
@@ -95,8 +106,7 @@ async def measure_log_calls(
         flushes.records.clear()
     durations: list[float] = []
     samples: list[tuple[float, float]] = []
-    # As the API does at startup (GC_FREEZE, GIL_SWITCH_INTERVAL).
-    tuning = tune_interpreter(gc_freeze=True, switch_interval=switch_interval)
+    freeze_gc()  # as the API does at startup (GC_FREEZE)
     stop = asyncio.Event()
     sampler = asyncio.create_task(_lag_sampler(stop, samples))
     await asyncio.sleep(0.2)
@@ -118,7 +128,8 @@ async def measure_log_calls(
     stop.set()
     await sampler
     await logger.aclose(timeout=30)
-    undo_tuning(tuning)
+    unfreeze_gc()
+    os.sched_setaffinity(0, cpus)
     delete_prefix(redis_url, prefix)
     shutil.rmtree(spool, ignore_errors=True)
     with flushes.lock:
@@ -146,6 +157,7 @@ async def measure_log_calls(
         "lag_during_flush_ms_p99": percentile(during, 99) * 1e3,
         "lag_during_flush_ms_max": max(during) * 1e3 if during else float("nan"),
         "stalls_over_1ms": sum(1 for lag in during if lag > 0.001),
+        "pinned": pinned,
     }
 
 
@@ -200,38 +212,36 @@ async def run_section(
 ) -> dict[str, Any]:
     """Median over ``runs`` of the queued log() and of the direct INSERT, same run.
 
-    The queued runs alternate between the API's GIL switch interval and CPython's default
-    (5 ms), so the effect of GIL_SWITCH_INTERVAL on the loop's stalls shows in the same run.
+    The queued runs alternate between the process as the API runs it and the same with the
+    event loop on a CPU of its own (``pin``), so both show in the same run.
     """
-    queued: list[dict[str, Any]] = []
-    queued_5ms: list[dict[str, Any]] = []
+    variants = {"queued": False, "queued_pinned": True}
+    measured: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
     for _ in range(runs):
-        for interval, into in (
-            (DEFAULT_SWITCH_INTERVAL, queued),
-            (CPYTHON_SWITCH_INTERVAL, queued_5ms),
-        ):
-            into.append(
+        for name, pin in variants.items():
+            measured[name].append(
                 await measure_log_calls(
                     redis_url,
                     calls=calls,
                     rate=rate,
                     buffer_size=buffer_size,
                     flush_interval=2.0,
-                    switch_interval=interval,
+                    pin=pin,
                 )
             )
     direct = [await measure_direct_insert(database_url, calls=direct_calls) for _ in range(runs)]
-    keys_q = [k for k, v in queued[0].items() if isinstance(v, int | float)]
+    keys_q = [k for k, v in measured["queued"][0].items() if isinstance(v, int | float)]
     out: dict[str, Any] = {
-        "queued": {k: summary([r[k] for r in queued]) for k in keys_q},
-        "queued_cpython_switch_interval": {k: summary([r[k] for r in queued_5ms]) for k in keys_q},
+        **{
+            name: {k: summary([r[k] for r in rows]) for k in keys_q}
+            for name, rows in measured.items()
+        },
         "direct_insert": {k: summary([r[k] for r in direct]) for k in direct[0]},
         "settings": {
             "rate": rate,
             "calls": calls,
             "buffer_size": buffer_size,
-            "switch_interval": DEFAULT_SWITCH_INTERVAL,
-            "cpython_switch_interval": CPYTHON_SWITCH_INTERVAL,
+            "switch_interval": sys.getswitchinterval(),
         },
     }
     q50 = out["queued"]["us_p50"]["median"]

@@ -33,7 +33,7 @@ from execlog_api.logger.setup import logger_from_settings
 from execlog_api.logger.singleton import set_execution_logger
 from execlog_api.logging_config import configure_logging
 from execlog_api.routers import executions, health, logs
-from execlog_api.runtime import tune_interpreter, undo_tuning
+from execlog_api.runtime import freeze_gc, unfreeze_gc
 from execlog_api.settings import Settings, get_settings
 from execlog_db.engine import create_engine
 from execlog_schema.sanitize import clean_json
@@ -315,9 +315,7 @@ def create_app(
         services.logger.start()
         set_execution_logger(services.logger)
         app.state.services = services
-        tuning = tune_interpreter(
-            gc_freeze=settings.gc_freeze, switch_interval=settings.gil_switch_interval
-        )
+        froze_gc = freeze_gc() if settings.gc_freeze else False
         _log.info(
             "api_started",
             version=__version__,
@@ -335,7 +333,8 @@ def create_app(
             else:
                 await services.logger.flush(timeout=settings.log_shutdown_timeout)
             await services.worker.aclose()
-            undo_tuning(tuning)
+            if froze_gc:
+                unfreeze_gc()
             await services.http.aclose()
             await services.engine.dispose()
             _log.info("api_stopped")

@@ -1,43 +1,23 @@
-"""Interpreter tuning the API applies once at startup, so logging never stalls the event loop.
+"""Interpreter tuning the API applies once at startup, shared with the benchmark harness.
 
-- ``gc.freeze()`` after startup moves everything built so far out of the collector's reach:
-  full collections then walk only request-time objects (60-160 ms pauses gone, BENCHMARKS.md).
-- ``sys.setswitchinterval``: the logger's sender thread publishes in Python; a thread that
-  holds the GIL keeps it until it blocks or the switch interval ends (CPython's default is
-  5 ms), and the loop thread waits that long. A sub-millisecond interval bounds the stall.
+``gc.freeze()`` after startup moves everything built so far (app, routes, pools, settings) out of
+the collector's reach, so full collections walk only request-time objects: the 60-160 ms pauses
+on the event loop they caused are gone (BENCHMARKS.md, section 1). CPython's GIL switch interval
+is left alone: 0.5 ms instead of 5 ms made no difference to the loop's stalls there.
 """
 
 from __future__ import annotations
 
 import gc
-import sys
-from dataclasses import dataclass
-
-DEFAULT_SWITCH_INTERVAL = 0.0005
-"""Seconds; the API's GIL_SWITCH_INTERVAL default (CPython's own is 0.005)."""
 
 
-@dataclass(frozen=True)
-class RuntimeTuning:
-    """What :func:`tune_interpreter` changed, to undo it (tests, benchmarks)."""
-
-    froze_gc: bool
-    previous_switch_interval: float
-
-
-def tune_interpreter(*, gc_freeze: bool, switch_interval: float | None) -> RuntimeTuning:
-    """Freeze the GC heap and set the GIL switch interval (``None``: leave it as it is)."""
-    previous = sys.getswitchinterval()
-    if switch_interval is not None:
-        sys.setswitchinterval(switch_interval)
-    if gc_freeze:
-        gc.collect()
-        gc.freeze()
-    return RuntimeTuning(froze_gc=gc_freeze, previous_switch_interval=previous)
+def freeze_gc() -> bool:
+    """Collect once, then freeze every object alive now (GC_FREEZE); returns True."""
+    gc.collect()
+    gc.freeze()
+    return True
 
 
-def undo_tuning(tuning: RuntimeTuning) -> None:
-    """Put back what :func:`tune_interpreter` changed."""
-    sys.setswitchinterval(tuning.previous_switch_interval)
-    if tuning.froze_gc:
-        gc.unfreeze()
+def unfreeze_gc() -> None:
+    """Undo :func:`freeze_gc` (at shutdown, so a process that starts apps again starts clean)."""
+    gc.unfreeze()

@@ -14,7 +14,6 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from execlog_api.runtime import DEFAULT_SWITCH_INTERVAL
 from execlog_broker.settings import BrokerSettings
 from execlog_db.engine import PoolSettings
 from execlog_db.url import redact, to_async_url
@@ -98,13 +97,6 @@ class Settings(BrokerSettings):
     gc_freeze: bool = Field(
         default=True,
         description="gc.freeze() after startup: shorter full GC pauses on the event loop",
-    )
-    gil_switch_interval: float = Field(
-        default=DEFAULT_SWITCH_INTERVAL,
-        gt=0,
-        le=0.1,
-        description="sys.setswitchinterval() at startup: how long the log sender thread may "
-        "hold the GIL against the event loop (CPython's default is 0.005 s)",
     )
     shutdown_grace: float = Field(
         default=10.0, ge=0, description="seconds running executions get at shutdown before cancel"

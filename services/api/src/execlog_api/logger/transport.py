@@ -29,6 +29,7 @@ import httpx
 import orjson
 from celery import Celery
 
+from execlog_broker.transport import transport_options as shared_transport_options
 from execlog_schema.codec import BatchRejected, decode_batch, encode_batch
 from execlog_schema.models import LogBatch
 from execlog_schema.wire import QUEUE_NAME, TASK_NAME, register_kombu_json
@@ -96,14 +97,12 @@ def make_celery_app(options: BrokerOptions, name: str = "execlog_api") -> Celery
         "retry_on_timeout": False,
         "health_check_interval": 25,
         "max_connections": 4,
+        **shared_transport_options(
+            key_prefix=options.key_prefix,
+            sentinel_master=options.sentinel_master,
+            sentinel_password=options.sentinel_password,
+        ),
     }
-    if options.sentinel_master:
-        # sentinel://...;... URL: kombu asks those sentinels for this master set's address.
-        transport_options["master_name"] = options.sentinel_master
-        if options.sentinel_password:
-            transport_options["sentinel_kwargs"] = {"password": options.sentinel_password}
-    if options.key_prefix:
-        transport_options["global_keyprefix"] = options.key_prefix
     app.conf.update(
         broker_connection_timeout=options.connect_timeout,
         broker_connection_retry=False,
