@@ -13,7 +13,6 @@ import pwd
 import shutil
 import subprocess
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
@@ -21,6 +20,7 @@ import asyncpg  # type: ignore[import-untyped,unused-ignore]
 from execlog_db.url import to_asyncpg_dsn
 from execlog_stack.binaries import find_pg_bindir
 from execlog_stack.errors import StackError
+from execlog_stack.lifecycle import Lifecycle
 from execlog_stack.ports import free_port
 
 SUPERUSER = "postgres"
@@ -70,7 +70,7 @@ def _owner_for_root() -> str | None:
     return SUPERUSER
 
 
-class PostgresServer:
+class PostgresServer(Lifecycle):
     """A private PostgreSQL cluster in ``data_dir`` on ``127.0.0.1:port`` (trust auth)."""
 
     def __init__(self, data_dir: Path, *, port: int | None = None, host: str = "127.0.0.1") -> None:
@@ -170,14 +170,3 @@ class PostgresServer:
         if not (self.data_dir / "postmaster.pid").exists():
             return
         self._run([str(self.bindir / "pg_ctl"), "-D", str(self.data_dir), "-m", mode, "-w", "stop"])
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

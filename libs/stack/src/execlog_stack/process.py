@@ -17,12 +17,12 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Self
 
 import httpx
 
 from execlog_stack.errors import ProcessFailedError
+from execlog_stack.lifecycle import Lifecycle
 
 ReadyCheck = Callable[[], bool]
 
@@ -74,7 +74,7 @@ class ProcessSpec:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-class ManagedProcess:
+class ManagedProcess(Lifecycle):
     """One subprocess of the stack; a context manager that always reaps it."""
 
     def __init__(self, spec: ProcessSpec) -> None:
@@ -126,6 +126,16 @@ class ManagedProcess:
         )
         self.started_at = time.monotonic()
         self.ready_at = None
+        return self
+
+    def start_ready(self, timeout: float | None = None) -> Self:
+        """:meth:`start`, then :meth:`wait_ready`; a process that never became ready is killed."""
+        self.start()
+        try:
+            self.wait_ready(timeout)
+        except ProcessFailedError:
+            self.kill()
+            raise
         return self
 
     def wait_ready(self, timeout: float | None = None) -> float:
@@ -246,18 +256,8 @@ class ManagedProcess:
             self._log.close()
             self._log = None
 
-    def __enter__(self) -> Self:
-        if not self.running:
-            self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _started_already(self) -> bool:
+        return self.running
 
     def __repr__(self) -> str:
         state = "running" if self.running else f"exited({self.returncode})"

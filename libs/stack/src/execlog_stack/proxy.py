@@ -24,10 +24,10 @@ import socket
 import struct
 import threading
 import time
-from types import TracebackType
 from typing import Literal, Self
 from urllib.parse import urlsplit, urlunsplit
 
+from execlog_stack.lifecycle import Lifecycle
 from execlog_stack.ports import free_port
 
 CutMode = Literal["reset", "blackhole"]
@@ -108,7 +108,7 @@ class _Link:
                     sock.close()
 
 
-class TcpProxy:
+class TcpProxy(Lifecycle):
     """Forward ``listen_host:port`` to ``target_host:target_port`` until cut."""
 
     def __init__(
@@ -181,6 +181,10 @@ class TcpProxy:
             self._mode = None
             self._flowing.set()
 
+    def stop(self) -> None:
+        """:meth:`close` (the :class:`Lifecycle` name)."""
+        self.close()
+
     def close(self) -> None:
         """Stop listening and drop every connection."""
         self._stopped.set()
@@ -227,14 +231,3 @@ class TcpProxy:
             threading.Thread(
                 target=link.run, name=f"tcp-proxy-link:{self.port}", daemon=True
             ).start()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 from urllib.parse import urlsplit
 
 import redis
 
 from execlog_stack.binaries import find_binary
-from execlog_stack.errors import ProcessFailedError
+from execlog_stack.lifecycle import Lifecycle
 from execlog_stack.ports import free_port, wait_port
 from execlog_stack.process import ManagedProcess, ProcessSpec
 
@@ -33,7 +32,7 @@ def redis_answers(url: str, *, timeout: float = 1.0) -> bool:
         client.close()
 
 
-class RedisServer:
+class RedisServer(Lifecycle):
     """A redis-server of our own on ``127.0.0.1:port`` with its data in ``data_dir``."""
 
     def __init__(
@@ -100,12 +99,7 @@ class RedisServer:
 
     def start(self) -> Self:
         """Start (or start again, on the same port and data) and wait until it answers PING."""
-        self.process.start()
-        try:
-            self.process.wait_ready()
-        except ProcessFailedError:
-            self.process.kill()
-            raise
+        self.process.start_ready()
         return self
 
     def stop(self) -> None:
@@ -128,18 +122,8 @@ class RedisServer:
             time.sleep(down_for)
         self.start()
 
-    def __enter__(self) -> Self:
-        if not self.running:
-            self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _started_already(self) -> bool:
+        return self.running
 
 
 def sentinel_knows(host: str, port: int, master_name: str, *, timeout: float = 1.0) -> bool:
@@ -155,7 +139,7 @@ def sentinel_knows(host: str, port: int, master_name: str, *, timeout: float = 1
         client.close()
 
 
-class RedisSentinel:
+class RedisSentinel(Lifecycle):
     """``redis-server --sentinel`` on ``host:port`` monitoring the server at ``master_url`` as
     ``master_name`` (quorum 1); its config and state live in ``data_dir``."""
 
@@ -202,25 +186,9 @@ class RedisSentinel:
 
     def start(self) -> Self:
         """Start and wait until the sentinel knows the master's address."""
-        self.process.start()
-        try:
-            self.process.wait_ready()
-        except ProcessFailedError:
-            self.process.kill()
-            raise
+        self.process.start_ready()
         return self
 
     def stop(self) -> None:
         """SIGTERM (SIGKILL after 10 s) and reap."""
         self.process.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

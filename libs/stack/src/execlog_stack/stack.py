@@ -27,7 +27,6 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit
 
@@ -39,6 +38,7 @@ from execlog_db.admin import create_database, database_exists, database_url_for,
 from execlog_stack import services
 from execlog_stack.broker import BrokerClient
 from execlog_stack.errors import ProcessFailedError, StackError
+from execlog_stack.lifecycle import Lifecycle
 from execlog_stack.ports import free_port
 from execlog_stack.postgres import PostgresServer, postgres_answers
 from execlog_stack.process import (
@@ -124,7 +124,7 @@ class StackConfig:
     start_api: bool = True
 
 
-class Stack:
+class Stack(Lifecycle):
     """One running execlog system (see the module doc)."""
 
     def __init__(self, config: StackConfig) -> None:
@@ -599,14 +599,3 @@ class Stack:
         """Every service process this stack started (running or not)."""
         procs = [p for p in (self.api, self.worker_api, self.flower) if p is not None]
         return [*procs, *self.workers]
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
