@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import httpx
 import structlog
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, status
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime
 
 from execlog_api.db import repository as repo
 from execlog_api.deps import ExecutionLoggerDep, SessionDep, WorkerClientDep
 from execlog_api.engine.steps import TEXT
 from execlog_api.schemas import LogIngest, LogIngestAccepted, Problem
 from execlog_schema.models import LogLevel
+from execlog_schema.read import LogPage
 
 router = APIRouter(prefix="/api/v1/executions", tags=["logs"])
 _log = structlog.get_logger("execlog_api.logs")
@@ -38,36 +38,6 @@ UPSTREAM_ERRORS: dict[int | str, dict[str, Any]] = {
     502: {"model": Problem, "description": "log-worker answered with an error."},
     503: {"model": Problem, "description": "log-worker (or the database) is unreachable."},
 }
-
-
-class LogItem(BaseModel):
-    """One stored record, as log-worker returns it."""
-
-    id: uuid.UUID
-    execution_id: uuid.UUID
-    workflow_id: uuid.UUID | None
-    node_id: str | None
-    component: str
-    level: LogLevel
-    message: str
-    payload: dict[str, Any]
-    attempt: int | None
-    created_at: datetime
-    received_at: datetime
-    batch_id: uuid.UUID
-    schema_version: str
-    producer: str
-    seq: int
-
-
-class LogPage(BaseModel):
-    """One page; send ``next_cursor`` back as ``cursor`` for the next page, or ``tail_cursor``
-    to ``/logs/stream`` to follow new records from the end of this listing."""
-
-    execution_id: uuid.UUID
-    items: list[LogItem]
-    next_cursor: str | None
-    tail_cursor: str
 
 
 LevelQ = Annotated[LogLevel | None, Query(description="Minimum level.")]

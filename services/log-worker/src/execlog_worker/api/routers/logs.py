@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 import orjson
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response, status
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from execlog_schema.models import LogLevel
+from execlog_schema.read import LogPage
 from execlog_worker.api.cursor import START, CursorError, ListCursor, Order, TailPosition
 from execlog_worker.api.deps import PoolDep, ResourcesDep, require_token
 from execlog_worker.api.queries import LogFilters, fetch_watermark, list_page, tail_poll
@@ -22,35 +23,6 @@ from execlog_worker.errors import describe
 router = APIRouter(prefix="/v1/executions", tags=["logs"], dependencies=[Depends(require_token)])
 
 MAX_LIMIT = 1000
-
-
-class LogItem(BaseModel):
-    """One stored record (documentation model)."""
-
-    id: UUID
-    execution_id: UUID
-    workflow_id: UUID | None
-    node_id: str | None
-    component: str
-    level: LogLevel
-    message: str
-    payload: dict[str, Any]
-    attempt: int | None
-    created_at: AwareDatetime
-    received_at: AwareDatetime
-    batch_id: UUID
-    schema_version: str
-    producer: str
-    seq: int
-
-
-class LogPage(BaseModel):
-    """One page (documentation model)."""
-
-    execution_id: UUID
-    items: list[LogItem]
-    next_cursor: str | None
-    tail_cursor: str
 
 
 def log_filters(
