@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.sentinel import Sentinel as AsyncSentinel
 from redis.sentinel import Sentinel
 
+from execlog_broker.url import is_sentinel
 from execlog_worker.settings import Settings
 
 
@@ -48,7 +49,7 @@ def parse_sentinel_url(url: str) -> SentinelTarget:
 def redis_client(settings: Settings, timeout: float = 2.0) -> redis.Redis:
     """A client of the broker's Redis (the current master when behind Sentinel)."""
     url = settings.broker_url
-    if not url.startswith("sentinel://"):
+    if not is_sentinel(url):
         return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
     target = parse_sentinel_url(url)
     sentinel = Sentinel(  # type: ignore[no-untyped-call]
@@ -66,7 +67,7 @@ def redis_client(settings: Settings, timeout: float = 2.0) -> redis.Redis:
 def async_redis_client(settings: Settings, timeout: float = 2.0) -> aioredis.Redis:
     """The asyncio form of :func:`redis_client`."""
     url = settings.broker_url
-    if not url.startswith("sentinel://"):
+    if not is_sentinel(url):
         return aioredis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
     target = parse_sentinel_url(url)
     sentinel = AsyncSentinel(  # type: ignore[no-untyped-call]
