@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from execlog_bench.stats import fmt_num, fmt_summary
-
-
-def _r(value: float | None, digits: int = 2) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return f"{value:.{digits}f}x"
+from execlog_bench.stats import fmt_num, fmt_ratio, fmt_summary
+from execlog_bench.tables import (
+    Grid,
+    api_grid,
+    api_ratios,
+    codec_grid,
+    e2e_grid,
+    latency_grid,
+    paths_grid,
+)
 
 
 def _table(head: list[str], rows: list[list[str]], right_from: int = 1) -> str:
@@ -19,6 +21,10 @@ def _table(head: list[str], rows: list[list[str]], right_from: int = 1) -> str:
     lines = ["| " + " | ".join(head) + " |", "| " + " | ".join(align) + " |"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def _grid(grid: Grid) -> str:
+    return _table(grid.head, grid.rows, right_from=grid.text_columns)
 
 
 def meta_md(meta: dict[str, Any]) -> str:
@@ -80,7 +86,8 @@ def caller_md(sec: dict[str, Any]) -> str:
     return "\n\n".join(
         [
             _table(["design", "µs p50", "µs p99", "µs max"], rows),
-            f"p50 ratio direct / queued: **{_r(sec.get('p50_ratio_direct_over_queued'), 0)}**; "
+            f"p50 ratio direct / queued: "
+            f"**{fmt_ratio(sec.get('p50_ratio_direct_over_queued'), 0)}**; "
             f"{fmt_summary(q['flushes'])} publishes of "
             f"{fmt_summary(q['records_per_flush_mean'], 1)} records, "
             f"{fmt_summary(q['publish_ms_p50'], 2)} ms each (p50), at "
@@ -100,114 +107,38 @@ def caller_md(sec: dict[str, Any]) -> str:
 
 def e2e_md(sec: dict[str, Any]) -> str:
     """Section 2."""
-    rows = []
-    for sc in sec["scenarios"]:
-        cpu = sc["cpu_us_per_record"]
-        rows.append(
-            [
-                f"`{sc['key']}` {sc['label']}",
-                sc["mode"],
-                fmt_summary(sc["rows_per_s"]),
-                fmt_summary(sc["plain_copy_rows_per_s"]),
-                fmt_summary(sc["ratio_vs_plain_copy"], 2),
-                fmt_summary(sc["producer_rows_per_s"]),
-                " / ".join(
-                    fmt_num(cpu[p]["median"], 1) for p in ("producer", "worker_main", "worker_pool")
-                ),
-            ]
-            + ([f"errors: {sc['errors']}"] if sc["errors"] else [""])
-        )
-    head = [
-        "scenario",
-        "mode",
-        "rows/s",
-        "plain COPY rows/s (same run)",
-        "ratio",
-        "producer rows/s",
-        "CPU µs/record: producer / worker main / pool",
-        "",
-    ]
-    return _table(head, rows, right_from=2)
+    return _grid(e2e_grid(sec))
 
 
 def latency_md(sec: dict[str, Any]) -> str:
     """Section 3."""
-    rows = [
-        [
-            p["label"],
-            fmt_num(p["rate"]),
-            fmt_summary(p["ms_p50"], 1),
-            fmt_summary(p["ms_p99"], 1),
-            fmt_summary(p["ms_max"], 1),
-            "yes" if p["complete"] else "NO",
-        ]
-        for p in sec["points"]
-    ]
-    return _table(["load", "records/s", "p50 ms", "p99 ms", "max ms", "all seen"], rows)
+    return _grid(latency_grid(sec))
 
 
 def api_md(sec: dict[str, Any]) -> str:
     """Section 4."""
-    rows = [
-        [
-            m["mode"],
-            fmt_summary(m["ok_per_s"], 1),
-            fmt_summary(m["ms_p50"], 1),
-            fmt_summary(m["ms_p99"], 1),
-            fmt_summary(m["pool_wait_ms_mean"], 2),
-            fmt_summary(m["pool_waited_over_10ms"], 1, scale=100),
-            str(int(m["pool_timeouts"])),
-            str(m["errors"]),
-        ]
-        for m in sec["modes"]
-    ]
-    header = [
-        "mode (LOG_SINK)",
-        "executions started/s",
-        "p50 ms",
-        "p99 ms",
-        "pool wait ms (mean)",
-        "% checkouts waiting > 10 ms",
-        "pool timeouts",
-        "errors",
-    ]
+    celery, celery_worker, direct = api_ratios(sec)
     return "\n\n".join(
         [
-            _table(header, rows),
-            f"p99 / off: celery (log-worker on its own host) **"
-            f"{_r(sec.get('p99_ratio_celery_over_off'))}**, celery with the log-worker on these "
-            f"cores {_r(sec.get('p99_ratio_celery_worker_over_off'))}, direct **"
-            f"{_r(sec.get('p99_ratio_direct_over_off'))}** ({sec['concurrency']} clients, pool "
-            f"{sec['pool_size']}, {sec['steps_per_execution']} echo steps per execution, "
-            f"database {sec.get('db_latency_ms', 0):g} ms away each way; queue drained "
-            f"afterwards: {'yes' if sec.get('queue_drained_after') else 'NO'}).",
+            _grid(api_grid(sec)),
+            f"p99 / off: celery (log-worker on its own host) **{celery}**, celery with the "
+            f"log-worker on these cores {celery_worker}, direct **{direct}** "
+            f"({sec['concurrency']} clients, pool {sec['pool_size']}, "
+            f"{sec['steps_per_execution']} echo steps per execution, database "
+            f"{sec.get('db_latency_ms', 0):g} ms away each way; queue drained afterwards: "
+            f"{'yes' if sec.get('queue_drained_after') else 'NO'}).",
         ]
     )
 
 
 def paths_md(sec: dict[str, Any]) -> str:
     """Section 5."""
-    rows = [
-        [
-            p["label"],
-            str(p["batch"]),
-            f"{p['rows']:,}",
-            "yes" if p["idempotent"] else "no",
-            fmt_summary(p["rows_per_s"]),
-            _r(p.get("vs_plain_copy")),
-        ]
-        for p in sec["paths"]
-    ]
-    return _table(["path", "batch", "rows", "idempotent", "rows/s", "vs plain COPY"], rows)
+    return _grid(paths_grid(sec))
 
 
 def codec_md(sec: dict[str, Any]) -> str:
     """Payload CPU."""
-    rows = [
-        [s["step"], fmt_summary(s["us_per_message"], 1), f"{s['us_per_record']:.2f}"]
-        for s in sec["steps"]
-    ]
-    return _table(["step", "µs / message", "µs / record"], rows)
+    return _grid(codec_grid(sec))
 
 
 SECTIONS = {

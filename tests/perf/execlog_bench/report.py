@@ -10,15 +10,28 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from execlog_bench.stats import fmt_num, fmt_summary
+from execlog_bench.stats import fmt_ratio, fmt_summary
+from execlog_bench.tables import (
+    Grid,
+    api_grid,
+    api_ratios,
+    codec_grid,
+    e2e_grid,
+    latency_grid,
+    paths_grid,
+)
 
 SECTIONS = ("caller", "e2e", "latency", "api", "write_paths", "codec")
 
 
-def _ratio(value: float | None, digits: int = 2) -> str:
-    if value is None or math.isnan(value):
-        return "-"
-    return f"{value:.{digits}f}x"
+def print_grid(console: Console, title: str, grid: Grid) -> None:
+    """One :class:`~execlog_bench.tables.Grid` as a rich table."""
+    t = Table(title=title)
+    for i, col in enumerate(grid.head):
+        t.add_column(col, justify="left" if i < grid.text_columns else "right")
+    for row in grid.rows:
+        t.add_row(*row)
+    console.print(t)
 
 
 def print_meta(console: Console, meta: dict[str, Any]) -> None:
@@ -77,7 +90,7 @@ def print_caller(console: Console, sec: dict[str, Any]) -> None:
     )
     console.print(t)
     console.print(
-        f"direct / queued p50: {_ratio(sec.get('p50_ratio_direct_over_queued'), 1)}; "
+        f"direct / queued p50: {fmt_ratio(sec.get('p50_ratio_direct_over_queued'), 1)}; "
         f"publishes {fmt_summary(q['flushes'])} of {fmt_summary(q['records_per_flush_mean'], 1)} "
         f"records, {fmt_summary(q['publish_ms_p50'], 2)} ms each (p50); idle loop lag max "
         f"{fmt_summary(q['lag_idle_ms_max'], 2)} ms"
@@ -86,120 +99,40 @@ def print_caller(console: Console, sec: dict[str, Any]) -> None:
 
 def print_e2e(console: Console, sec: dict[str, Any]) -> None:
     """Section 2 (all groups)."""
-    t = Table(
-        title=f"2. end-to-end throughput, {sec['records']:,} records, median of {sec['runs']}"
-    )
-    for col in (
-        "scenario",
-        "mode",
-        "rows/s",
-        "plain COPY rows/s",
-        "ratio",
-        "producer rows/s",
-        "CPU µs/record producer | worker main | pool",
-    ):
-        t.add_column(col, justify="left" if col in ("scenario", "mode") else "right")
-    for sc in sec["scenarios"]:
-        t.add_row(
-            f"{sc['key']}: {sc['label']}",
-            sc["mode"],
-            fmt_summary(sc["rows_per_s"]),
-            fmt_summary(sc["plain_copy_rows_per_s"]),
-            fmt_summary(sc["ratio_vs_plain_copy"], 2),
-            fmt_summary(sc["producer_rows_per_s"]),
-            " | ".join(
-                fmt_num(sc["cpu_us_per_record"][p]["median"], 1)
-                for p in ("producer", "worker_main", "worker_pool")
-            ),
-        )
-        if sc["errors"]:
-            t.add_row(f"  errors: {sc['errors']}", "", "", "", "", "", "")
-    console.print(t)
+    title = f"2. end-to-end throughput, {sec['records']:,} records, median of {sec['runs']}"
+    print_grid(console, title, e2e_grid(sec))
 
 
 def print_latency(console: Console, sec: dict[str, Any]) -> None:
     """Section 3."""
-    t = Table(title=f"3. log() → row visible (target p99 ≤ {sec['target_ms']:.0f} ms)")
-    for col in ("load", "records/s", "p50 ms", "p99 ms", "max ms", "all seen"):
-        t.add_column(col, justify="left" if col == "load" else "right")
-    for p in sec["points"]:
-        t.add_row(
-            p["label"],
-            fmt_num(p["rate"]),
-            fmt_summary(p["ms_p50"], 1),
-            fmt_summary(p["ms_p99"], 1),
-            fmt_summary(p["ms_max"], 1),
-            "yes" if p["complete"] else "NO",
-        )
-    console.print(t)
+    title = f"3. log() → row visible (target p99 ≤ {sec['target_ms']:.0f} ms)"
+    print_grid(console, title, latency_grid(sec))
 
 
 def print_api(console: Console, sec: dict[str, Any]) -> None:
     """Section 4."""
-    t = Table(
-        title=f"4. API under load: POST /api/v1/executions, {sec['concurrency']} clients, pool "
+    title = (
+        f"4. API under load: POST /api/v1/executions, {sec['concurrency']} clients, pool "
         f"{sec['pool_size']}, {sec['steps_per_execution']} echo steps each, database "
         f"{sec.get('db_latency_ms', 0):g} ms away"
     )
-    cols = (
-        "mode",
-        "requests/s",
-        "p50 ms",
-        "p99 ms",
-        "pool wait ms",
-        ">10 ms",
-        "timeouts",
-        "errors",
-    )
-    for col in cols:
-        t.add_column(col, justify="left" if col == "mode" else "right")
-    for m in sec["modes"]:
-        t.add_row(
-            m["mode"],
-            fmt_summary(m["ok_per_s"], 1),
-            fmt_summary(m["ms_p50"], 1),
-            fmt_summary(m["ms_p99"], 1),
-            fmt_summary(m["pool_wait_ms_mean"], 2),
-            fmt_summary(m["pool_waited_over_10ms"], 1, scale=100),
-            str(int(m["pool_timeouts"])),
-            str(m["errors"]),
-        )
-    console.print(t)
-    console.print(
-        f"p99 / off: celery {_ratio(sec.get('p99_ratio_celery_over_off'))}, celery+worker "
-        f"{_ratio(sec.get('p99_ratio_celery_worker_over_off'))}, direct "
-        f"{_ratio(sec.get('p99_ratio_direct_over_off'))}"
-    )
+    print_grid(console, title, api_grid(sec))
+    celery, celery_worker, direct = api_ratios(sec)
+    console.print(f"p99 / off: celery {celery}, celery+worker {celery_worker}, direct {direct}")
 
 
 def print_paths(console: Console, sec: dict[str, Any]) -> None:
     """Section 5."""
-    t = Table(title="5. write paths on the same rows (rows/s)")
-    for col in ("path", "batch", "rows", "idempotent", "rows/s", "vs plain COPY"):
-        t.add_column(col, justify="left" if col == "path" else "right")
-    for p in sec["paths"]:
-        t.add_row(
-            p["label"],
-            str(p["batch"]),
-            f"{p['rows']:,}",
-            "yes" if p["idempotent"] else "no",
-            fmt_summary(p["rows_per_s"]),
-            _ratio(p.get("vs_plain_copy")),
-        )
-    console.print(t)
+    print_grid(console, "5. write paths on the same rows (rows/s)", paths_grid(sec))
 
 
 def print_codec(console: Console, sec: dict[str, Any]) -> None:
     """Per-message CPU of the payload codec and validation."""
-    t = Table(
-        title=f"payload CPU per message of {sec['records_per_message']} records "
+    title = (
+        f"payload CPU per message of {sec['records_per_message']} records "
         f"({sec['message_bytes']:,} bytes)"
     )
-    for col in ("step", "µs / message", "µs / record"):
-        t.add_column(col, justify="left" if col == "step" else "right")
-    for s in sec["steps"]:
-        t.add_row(s["step"], fmt_summary(s["us_per_message"], 1), f"{s['us_per_record']:.2f}")
-    console.print(t)
+    print_grid(console, title, codec_grid(sec))
 
 
 PRINTERS = {

@@ -47,6 +47,13 @@ def fmt_num(value: float, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
+def fmt_ratio(value: float | None, digits: int = 2) -> str:
+    """``1.23x``; '-' for a missing or NaN ratio."""
+    if value is None or math.isnan(value):
+        return "-"
+    return f"{value:.{digits}f}x"
+
+
 def fmt_summary(s: dict[str, Any], digits: int = 0, scale: float = 1.0) -> str:
     """``median [min-max]`` of a :func:`summary`."""
     med = s.get("median", math.nan)
