@@ -325,12 +325,12 @@ def exported_metric_names() -> set[str]:
     """Metric names the services and Flower export, from the collectors they register."""
     from flower.events import get_prometheus_metrics
 
-    from execlog_api.app import HttpMetrics
+    from execlog_api.app import AppMetrics
     from execlog_api.logger.metrics import LoggerMetrics
     from execlog_worker.metrics import QueueLengthCollector
 
     api = CollectorRegistry()
-    HttpMetrics(api)
+    AppMetrics(api)
     LoggerMetrics(api)
     queue = CollectorRegistry()
     queue.register(QueueLengthCollector(lambda: cast(redis.Redis, _EmptyQueue()), "logs", "logs"))

@@ -111,9 +111,9 @@ def exported() -> dict[str, dict[str, set[str]]]:
 
     api_registry = CollectorRegistry()
     LoggerMetrics(api_registry)
-    from execlog_api.app import HttpMetrics
+    from execlog_api.app import AppMetrics
 
-    HttpMetrics(api_registry)
+    AppMetrics(api_registry)
     api = _families(_registry_collectors(api_registry))
 
     with pytest.MonkeyPatch.context() as patch:

@@ -66,8 +66,9 @@ class _RegistryBridge(Collector):
         return list(self.source.collect())
 
 
-class HttpMetrics:
-    """Request counters/latency and running executions, in the app's registry."""
+class AppMetrics:
+    """Request counters/latency, running executions and database pool waits, in the app's
+    registry."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.requests = Counter(
@@ -109,7 +110,7 @@ class HttpMetrics:
 class RequestContextMiddleware:
     """Binds ``request_id`` (X-Request-ID or a new one) for structlog; echoes and counts."""
 
-    def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: AppMetrics) -> None:
         self.app = app
         self.metrics = metrics
 
@@ -238,12 +239,12 @@ def _build_services(
     settings: Settings,
     logger: ExecutionLogger | None,
     registry: CollectorRegistry,
-    http_metrics: HttpMetrics,
+    app_metrics: AppMetrics,
 ) -> tuple[Services, bool]:
     owns_logger = logger is None
     engine = create_engine(
         settings.database_url,
-        pool_wait=http_metrics.observe_pool_wait,
+        pool_wait=app_metrics.observe_pool_wait,
         **settings.db_pool.model_dump(),
     )
     if logger is None:
@@ -302,20 +303,21 @@ def create_app(
     closed at shutdown, after running executions finished or were cancelled)."""
     settings = settings or get_settings()
     registry = CollectorRegistry()
-    http_metrics = HttpMetrics(registry)
+    app_metrics = AppMetrics(registry)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if configure_logs:
             configure_logging(settings.log_format, settings.log_level)
         services, owns_logger = _build_services(
-            app, settings, execution_logger, registry, http_metrics
+            app, settings, execution_logger, registry, app_metrics
         )
-        http_metrics.executions_running.set_function(lambda: services.manager.active)
+        app_metrics.executions_running.set_function(lambda: services.manager.active)
         services.logger.start()
         set_execution_logger(services.logger)
         app.state.services = services
-        froze_gc = freeze_gc() if settings.gc_freeze else False
+        if settings.gc_freeze:
+            freeze_gc()
         _log.info(
             "api_started",
             version=__version__,
@@ -333,7 +335,7 @@ def create_app(
             else:
                 await services.logger.flush(timeout=settings.log_shutdown_timeout)
             await services.worker.aclose()
-            if froze_gc:
+            if settings.gc_freeze:
                 unfreeze_gc()
             await services.http.aclose()
             await services.engine.dispose()
@@ -345,7 +347,7 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    app.add_middleware(RequestContextMiddleware, metrics=http_metrics)
+    app.add_middleware(RequestContextMiddleware, metrics=app_metrics)
     install_error_handlers(app)
     app.include_router(executions.router)
     app.include_router(logs.router)

@@ -11,11 +11,10 @@ from __future__ import annotations
 import gc
 
 
-def freeze_gc() -> bool:
-    """Collect once, then freeze every object alive now (GC_FREEZE); returns True."""
+def freeze_gc() -> None:
+    """Collect once, then freeze every object alive now (GC_FREEZE)."""
     gc.collect()
     gc.freeze()
-    return True
 
 
 def unfreeze_gc() -> None:
