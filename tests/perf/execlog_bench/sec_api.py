@@ -25,12 +25,12 @@ Pool pressure comes from the API's own ``/metrics``: every connection checkout's
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from execlog_bench.pipeline import WorkerConfig, sleep_until_idle, start_worker, stop_worker
 from execlog_bench.stats import percentile, summary
@@ -38,7 +38,6 @@ from execlog_stack.proxy import TcpProxy
 from execlog_stack.stack import Stack
 
 MODES = ("celery+worker", "celery", "off", "direct")
-_SAMPLE = re.compile(r'^(execlog_api_db_pool_\w+?)(?:\{le="([^"]+)"\})? (\S+)$', re.M)
 
 
 def _body(steps: int, i: int) -> dict[str, Any]:
@@ -96,8 +95,11 @@ async def pool_counters(base_url: str) -> dict[str, float]:
     async with httpx.AsyncClient(base_url=base_url, timeout=10.0) as c:
         text = (await c.get("/metrics")).text
     out: dict[str, float] = {}
-    for name, le, value in _SAMPLE.findall(text):
-        out[f"{name}:{le}" if le else name] = float(value)
+    for family in text_string_to_metric_families(text):
+        if family.name.startswith("execlog_api_db_pool_"):
+            for sample in family.samples:
+                le = sample.labels.get("le")
+                out[f"{sample.name}:{le}" if le else sample.name] = sample.value
     return out
 
 
