@@ -95,7 +95,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--switch-interval",
         type=float,
-        help="sys.setswitchinterval() for the whole run, seconds (CPython's default: 0.005)",
+        help="sys.setswitchinterval() in the harness process, seconds (CPython's default: 0.005)",
     )
     p.add_argument(
         "--api-db-latency-ms",

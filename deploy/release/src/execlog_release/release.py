@@ -81,8 +81,11 @@ def package_command(targets: Sequence[str], pants_options: Sequence[str] = ()) -
     return ["./pants", *pants_options, "package", *targets]
 
 
-def pants_env(base: Mapping[str, str]) -> dict[str, str]:
-    """``base`` for a Pants run: no pantsd, none of the calling Python's path or PEX settings."""
+def pants_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``base`` (default: this process' environment) for a Pants run: no pantsd, none of the
+    calling Python's path or PEX settings."""
+    if base is None:
+        base = os.environ
     env = {
         key: value
         for key, value in base.items()
@@ -224,11 +227,16 @@ def write_manifest(path: Path, manifest: Mapping[str, Any]) -> None:
 # --- the steps ------------------------------------------------------------------------------------
 
 
+def is_checkout(folder: Path) -> bool:
+    """Whether ``folder`` holds ``pants.toml`` and ``./pants``."""
+    return (folder / "pants.toml").is_file() and (folder / "pants").is_file()
+
+
 def find_repo(start: Path) -> Path:
     """The checkout (the folder with pants.toml and ./pants) at or above ``start``."""
     start = start.resolve()
     for folder in (start, *start.parents):
-        if (folder / "pants.toml").is_file() and (folder / "pants").is_file():
+        if is_checkout(folder):
             return folder
     raise ReleaseError(f"no execlog checkout (pants.toml and ./pants) at or above {start}")
 
@@ -236,7 +244,7 @@ def find_repo(start: Path) -> Path:
 def check_repo(repo: Path) -> Path:
     """``repo`` resolved, if it is a checkout with ``./pants``."""
     repo = repo.resolve()
-    if not (repo / "pants").is_file() or not (repo / "pants.toml").is_file():
+    if not is_checkout(repo):
         raise ReleaseError(f"{repo} is not an execlog checkout (no ./pants or pants.toml)")
     return repo
 
@@ -248,7 +256,7 @@ def resolve_commit(
     result = run(
         ["git", "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"],
         repo,
-        pants_env(os.environ if env is None else env),
+        pants_env(env),
     )
     commit = result.stdout.strip()
     if result.returncode != 0 or not re.fullmatch(r"[0-9a-f]{40,64}", commit):
@@ -261,7 +269,7 @@ def build_config_changed(
 ) -> list[str]:
     """The :data:`BUILD_CONFIG` files changed since ``since`` (as ``--changed-since`` compares: from
     the merge base with HEAD to the work tree)."""
-    git_env = pants_env(os.environ if env is None else env)
+    git_env = pants_env(env)
     base = run(["git", "merge-base", "--end-of-options", since, "HEAD"], repo, git_env)
     if base.returncode != 0:
         raise ReleaseError(failure_line(base, f"git merge-base {since} HEAD"))
@@ -289,7 +297,7 @@ def affected_targets(
         argv = all_services_command(pants_options)
     else:
         argv = affected_command(since, pants_options)
-    result = run(argv, repo, pants_env(os.environ if env is None else env))
+    result = run(argv, repo, pants_env(env))
     if result.returncode != 0:
         raise ReleaseError(failure_line(result, "pants list"))
     return parse_addresses(result.stdout)
@@ -308,9 +316,7 @@ def package_targets(
     targets = sorted(set(targets))
     if not targets:
         return []
-    result = run(
-        package_command(targets, pants_options), repo, pants_env(os.environ if env is None else env)
-    )
+    result = run(package_command(targets, pants_options), repo, pants_env(env))
     if result.returncode != 0:
         raise ReleaseError(failure_line(result, "pants package"))
     return match_outputs(repo, targets, parse_written(result.stderr))
