@@ -6,6 +6,7 @@ import pytest
 from pydantic import Field, ValidationError
 
 from execlog_broker.settings import BrokerSettings
+from execlog_broker.transport import transport_options
 
 FIELDS = [
     "redis_host",
@@ -49,7 +50,7 @@ def test_broker_settings_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert s.redis_sentinel_password is None
     assert (s.broker_connect_timeout, s.broker_socket_timeout) == (5.0, 10.0)
     assert s.sentinel_kwargs is None
-    assert s.broker_transport_options == {}
+    assert s.broker_transport_options == transport_options()
 
 
 def test_broker_settings_url_from_parts_or_whole(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -60,7 +61,7 @@ def test_broker_settings_url_from_parts_or_whole(monkeypatch: pytest.MonkeyPatch
     assert s.broker_url == "redis://:p%40ss%2Fword@r.internal:6380/2"
     assert "p%40ss" not in s.broker_url_redacted
     assert "p@ss" not in repr(s)
-    assert s.broker_transport_options == {"global_keyprefix": "t1:"}
+    assert s.broker_transport_options == transport_options(key_prefix="t1:")
     whole = read(monkeypatch, BrokerSettings, REDIS_URL="redis://other:1/3", **parts)
     assert whole.broker_url == "redis://other:1/3"
 
@@ -79,6 +80,7 @@ def test_broker_settings_sentinel(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "sentinel-secret" not in repr(s)
     assert s.sentinel_kwargs == {"password": "sentinel-secret"}
     assert s.broker_transport_options == {
+        "body_encoding": "utf-8",
         "master_name": "execlog",
         "sentinel_kwargs": {"password": "sentinel-secret"},
     }

@@ -125,7 +125,9 @@ def task_batches(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The LogBatch wire dicts carried by kombu task messages (protocol 2)."""
     batches = []
     for message in messages:
-        body = base64.b64decode(str(message["body"]))
+        body = str(message["body"])
+        if message["properties"].get("body_encoding") == "base64":
+            body = base64.b64decode(body).decode()
         args, _kwargs, _embed = json.loads(body)
         batches.append(args[0])
     return batches

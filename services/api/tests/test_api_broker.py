@@ -89,6 +89,8 @@ async def test_api_exact_batches_arrive_on_logs_queue(
         assert headers["task"] == TASK_NAME
         assert headers["id"] == str(batch.batch_id)
         assert message["content-type"] == "application/json"
+        # The JSON body as text, not base64 (execlog_broker.transport's body_encoding).
+        assert message["properties"]["body_encoding"] == "utf-8"
         assert batch.producer.service == "execlog-api"
     assert sum(len(b.records) for b in batches) == 120
     assert len(batches) < 120

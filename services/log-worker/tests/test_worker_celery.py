@@ -46,12 +46,18 @@ async def test_worker_celery_consumes_rejects_and_survives_db_outage(
     log_path = tmp_path / "worker.log"
     worker = spawn_worker(env, log_path, "--concurrency=2", "--hostname=celerytest@%h")
     broker = BrokerClient(settings.broker_url, settings.broker_key_prefix)
+    # The API publishes text bodies (execlog_broker's body_encoding); older producers and
+    # kombu's default use base64. Every message names its own, so a queue may hold both.
+    text_broker = BrokerClient(
+        settings.broker_url, settings.broker_key_prefix, body_encoding="utf-8"
+    )
     conn = await asyncpg.connect(settings.asyncpg_dsn)
 
     try:
         batches = [make_batch(4) for _ in range(5)]
-        for batch in batches:
-            await asyncio.to_thread(broker.send_batch, batch_to_wire(batch))
+        for i, batch in enumerate(batches):
+            sender = text_broker if i % 2 else broker
+            await asyncio.to_thread(sender.send_batch, batch_to_wire(batch))
         bad = batch_to_wire(make_batch(1))
         bad["records"][0]["level"] = "LOUD"
         await asyncio.to_thread(broker.send_batch, bad)
@@ -100,6 +106,7 @@ async def test_worker_celery_consumes_rejects_and_survives_db_outage(
         await conn.close()
         stop_group(worker)
         broker.close()
+        text_broker.close()
     log_text = log_path.read_text(errors="replace")
     assert worker.returncode == 0, log_text[-3000:]
     assert "write failed, retrying" in log_text

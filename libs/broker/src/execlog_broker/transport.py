@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+BODY_ENCODING_OPTION = "body_encoding"
+BODY_ENCODING = "utf-8"
+
 
 def sentinel_kwargs(password: str | None) -> dict[str, str] | None:
     """``sentinel_kwargs`` for the sentinels' own password; None when they need none."""
@@ -16,12 +19,18 @@ def transport_options(
     sentinel_master: str | None = None,
     sentinel_password: str | None = None,
 ) -> dict[str, Any]:
-    """The shared part of ``broker_transport_options``: Sentinel master and key prefix.
+    """The shared part of ``broker_transport_options``: body encoding, Sentinel, key prefix.
 
     ``master_name`` (and ``sentinel_kwargs``) only with a master set name; ``global_keyprefix``
     only with a non-empty prefix. Timeouts and the rest differ per service and are not here.
     """
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {
+        # The task body is JSON text already; kombu's default base64s it inside its JSON
+        # envelope. Kept as text, a 500-record publish costs half the producer CPU and the
+        # message is 16 % smaller (BENCHMARKS.md). Each message names its own encoding, so a
+        # worker reads base64 and utf-8 messages alike (mixed queues during a rollout).
+        BODY_ENCODING_OPTION: BODY_ENCODING,
+    }
     if sentinel_master:
         # Sentinel: kombu asks the sentinels of the sentinel:// URL for this master's address.
         options["master_name"] = sentinel_master

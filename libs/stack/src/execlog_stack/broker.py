@@ -23,13 +23,23 @@ from execlog_schema.wire import QUEUE_NAME, TASK_NAME
 class BrokerClient:
     """Celery control/producer for one broker URL and key prefix."""
 
-    def __init__(self, redis_url: str, key_prefix: str, *, name: str = "execlog-stack") -> None:
+    def __init__(
+        self,
+        redis_url: str,
+        key_prefix: str,
+        *,
+        name: str = "execlog-stack",
+        body_encoding: str | None = None,
+    ) -> None:
+        """``body_encoding``: kombu's ``body_encoding`` transport option; None = its base64."""
         self.redis_url = redis_url
         self.key_prefix = key_prefix
         self.app = Celery(name, broker=redis_url, set_as_current=False)
         transport: dict[str, Any] = {"socket_connect_timeout": 2, "socket_timeout": 5}
         if key_prefix:
             transport["global_keyprefix"] = key_prefix
+        if body_encoding is not None:
+            transport["body_encoding"] = body_encoding
         self.app.conf.update(
             broker_transport_options=transport,
             broker_connection_retry_on_startup=False,
