@@ -66,19 +66,25 @@ def caller_md(sec: dict[str, Any]) -> str:
             fmt_summary(d["us_max"], 0),
         ],
     ]
-    variants = [q, sec.get("queued_pinned") or {}]
+    variants = [q, sec.get("queued_pinned") or {}, sec.get("queued_thread") or {}]
 
     def both(key: str, digits: int = 2) -> list[str]:
         return [fmt_summary(v[key], digits) if v else "-" for v in variants]
 
     lag = [
-        ["idle (no logging), max", *both("lag_idle_ms_max")],
+        [
+            "idle (logger started, no log() calls, as long as the run), p99",
+            *both("lag_idle_ms_p99"),
+        ],
+        ["idle, max", *both("lag_idle_ms_max")],
+        ["idle: samples > 1 ms per 1,000", *both("idle_stalls_per_1000", 1)],
         ["while a publish is in flight, p50", *both("lag_during_flush_ms_p50")],
         ["while a publish is in flight, p99", *both("lag_during_flush_ms_p99")],
         ["while a publish is in flight, max", *both("lag_during_flush_ms_max")],
         ["whole run, p99", *both("lag_ms_p99")],
         ["samples during publishes", *both("lag_during_flush_samples", 0)],
         ["of them > 1 ms", *both("stalls_over_1ms", 0)],
+        ["during publishes: samples > 1 ms per 1,000", *both("stalls_per_1000", 1)],
         ["log() µs p50", *both("us_p50", 1)],
         ["publish ms p50", *both("publish_ms_p50", 2)],
     ]
@@ -98,6 +104,7 @@ def caller_md(sec: dict[str, Any]) -> str:
                     "as the API runs"
                     + (f" (GIL switch interval {interval * 1e3:g} ms)" if interval else ""),
                     "event loop on a CPU of its own",
+                    "publishing from the logger's thread (LOG_PUBLISH_PROCESS=false)",
                 ],
                 lag,
             ),

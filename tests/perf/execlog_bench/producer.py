@@ -20,7 +20,14 @@ import orjson
 import redis
 
 from execlog_api.logger.execution_logger import ExecutionLogger, LoggerConfig
-from execlog_api.logger.transport import BrokerOptions, CelerySender, DeliveryChain, DiskSpool
+from execlog_api.logger.publisher import PublisherProcess
+from execlog_api.logger.transport import (
+    BatchSender,
+    BrokerOptions,
+    CelerySender,
+    DeliveryChain,
+    DiskSpool,
+)
 from execlog_bench.data import Shapes
 from execlog_schema.models import LogBatch
 
@@ -34,23 +41,29 @@ class FlushLog:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class TimedSender(CelerySender):
-    """CelerySender that records when each publish was in flight."""
+class TimedSender:
+    """A BatchSender that records when each publish of the sender it wraps was in flight."""
 
-    def __init__(self, options: BrokerOptions, flushes: FlushLog) -> None:
-        super().__init__(options)
+    name = "broker"
+
+    def __init__(self, inner: BatchSender, flushes: FlushLog) -> None:
+        self.inner = inner
         self.flushes = flushes
 
     def send(self, batch: LogBatch) -> None:
         """Publish and record the interval."""
         started = time.perf_counter()
         try:
-            super().send(batch)
+            self.inner.send(batch)
         finally:
             ended = time.perf_counter()
             with self.flushes.lock:
                 self.flushes.intervals.append((started, ended))
                 self.flushes.records.append(len(batch.records))
+
+    def close(self) -> None:
+        """Close the wrapped sender."""
+        self.inner.close()
 
 
 def make_logger(
@@ -63,13 +76,22 @@ def make_logger(
     max_records: int = 10_000,
     spool_dir: Path | None = None,
     flushes: FlushLog | None = None,
+    publish_process: bool = True,
 ) -> ExecutionLogger:
-    """An ExecutionLogger wired like the API's (broker -> spool; no HTTP fallback here)."""
+    """An ExecutionLogger wired like the API's (broker -> spool; no HTTP fallback here).
+
+    ``publish_process``: publish from a child process, as the API does by default
+    (LOG_PUBLISH_PROCESS); False publishes from the logger's sender thread.
+    """
     options = BrokerOptions(url=redis_url, key_prefix=key_prefix)
     spool = spool_dir or Path(tempfile.mkdtemp(prefix="execlog-bench-spool-"))
 
     def chain() -> DeliveryChain:
-        sender = TimedSender(options, flushes) if flushes is not None else CelerySender(options)
+        sender: BatchSender = (
+            PublisherProcess(options) if publish_process else CelerySender(options)
+        )
+        if flushes is not None:
+            sender = TimedSender(sender, flushes)
         return DeliveryChain(
             sender, DiskSpool(spool, file_max_bytes=8 << 20, max_bytes=1 << 30), None
         )

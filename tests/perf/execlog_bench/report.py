@@ -68,6 +68,7 @@ def print_caller(console: Console, sec: dict[str, Any]) -> None:
     for label, row in (
         ("ExecutionLogger.log() (queued)", q),
         ("same, event loop on a CPU of its own", sec.get("queued_pinned")),
+        ("publishing from the logger's thread", sec.get("queued_thread")),
     ):
         if row is None:
             continue
@@ -92,8 +93,10 @@ def print_caller(console: Console, sec: dict[str, Any]) -> None:
     console.print(
         f"direct / queued p50: {fmt_ratio(sec.get('p50_ratio_direct_over_queued'), 1)}; "
         f"publishes {fmt_summary(q['flushes'])} of {fmt_summary(q['records_per_flush_mean'], 1)} "
-        f"records, {fmt_summary(q['publish_ms_p50'], 2)} ms each (p50); idle loop lag max "
-        f"{fmt_summary(q['lag_idle_ms_max'], 2)} ms"
+        f"records, {fmt_summary(q['publish_ms_p50'], 2)} ms each (p50); idle loop lag p99 / max "
+        f"{fmt_summary(q['lag_idle_ms_p99'], 2)} / {fmt_summary(q['lag_idle_ms_max'], 2)} ms, "
+        f"> 1 ms per 1,000 samples idle {fmt_summary(q['idle_stalls_per_1000'], 1)} vs during "
+        f"publishes {fmt_summary(q['stalls_per_1000'], 1)}"
     )
 
 

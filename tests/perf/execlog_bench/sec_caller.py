@@ -71,8 +71,12 @@ async def measure_log_calls(
     buffer_size: int,
     flush_interval: float,
     pin: bool = False,
+    publish_process: bool = True,
 ) -> dict[str, Any]:
     """log() durations and loop lag for ``calls`` calls at ``rate`` per second.
+
+    ``publish_process``: the broker publish runs in a child process (LOG_PUBLISH_PROCESS, the
+    API's default); False runs it in the logger's sender thread.
 
     ``pin``: the logger's threads on the last CPU, the event loop's thread on the others
     (Linux, 2+ CPUs), so the lag shows what logging costs the loop rather than how the
@@ -90,6 +94,7 @@ async def measure_log_calls(
         flush_interval=flush_interval,
         flushes=flushes,
         spool_dir=spool,
+        publish_process=publish_process,
     )
     if pinned:
         os.sched_setaffinity(0, cpus[-1:])  # threads started now inherit this
@@ -109,7 +114,9 @@ async def measure_log_calls(
     freeze_gc()  # as the API does at startup (GC_FREEZE)
     stop = asyncio.Event()
     sampler = asyncio.create_task(_lag_sampler(stop, samples))
-    await asyncio.sleep(0.2)
+    # The baseline is as long as the logging run: this VM's own timer jitter shows as rare
+    # stalls of several ms that a short idle window would miss.
+    await asyncio.sleep(calls / rate)
     idle_samples = len(samples)
     log = logger.log
     perf = time.perf_counter
@@ -138,6 +145,8 @@ async def measure_log_calls(
     busy = samples[idle_samples:]
     during = _during(intervals, busy)
     idle_lags = [lag for _, lag in samples[:idle_samples]]
+    idle_stalls = sum(1 for lag in idle_lags if lag > 0.001)
+    during_stalls = sum(1 for lag in during if lag > 0.001)
     return {
         "calls": calls,
         "rate": rate,
@@ -149,14 +158,19 @@ async def measure_log_calls(
         "flushes": len(intervals),
         "records_per_flush_mean": (sum(batch_sizes) / len(batch_sizes)) if batch_sizes else 0,
         "publish_ms_p50": percentile([(e - s) * 1e3 for s, e in intervals], 50),
+        "lag_idle_ms_p99": percentile(idle_lags, 99) * 1e3,
         "lag_idle_ms_max": max(idle_lags) * 1e3 if idle_lags else float("nan"),
+        "idle_samples": len(idle_lags),
+        "idle_stalls_over_1ms": idle_stalls,
+        "idle_stalls_per_1000": 1000 * idle_stalls / len(idle_lags) if idle_lags else float("nan"),
         "lag_ms_p99": percentile([lag for _, lag in busy], 99) * 1e3,
         "lag_ms_max": max(lag for _, lag in busy) * 1e3 if busy else float("nan"),
         "lag_during_flush_samples": len(during),
         "lag_during_flush_ms_p50": percentile(during, 50) * 1e3,
         "lag_during_flush_ms_p99": percentile(during, 99) * 1e3,
         "lag_during_flush_ms_max": max(during) * 1e3 if during else float("nan"),
-        "stalls_over_1ms": sum(1 for lag in during if lag > 0.001),
+        "stalls_over_1ms": during_stalls,
+        "stalls_per_1000": 1000 * during_stalls / len(during) if during else float("nan"),
         "pinned": pinned,
     }
 
@@ -212,13 +226,18 @@ async def run_section(
 ) -> dict[str, Any]:
     """Median over ``runs`` of the queued log() and of the direct INSERT, same run.
 
-    The queued runs alternate between the process as the API runs it and the same with the
-    event loop on a CPU of its own (``pin``), so both show in the same run.
+    The queued runs take turns: as the API runs it (publishing from a child process), the
+    same with the event loop on a CPU of its own (``pin``), and publishing from the logger's
+    sender thread instead (LOG_PUBLISH_PROCESS=false), so all three show in the same run.
     """
-    variants = {"queued": False, "queued_pinned": True}
+    variants = {
+        "queued": (False, True),
+        "queued_pinned": (True, True),
+        "queued_thread": (False, False),
+    }
     measured: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
     for _ in range(runs):
-        for name, pin in variants.items():
+        for name, (pin, publish_process) in variants.items():
             measured[name].append(
                 await measure_log_calls(
                     redis_url,
@@ -227,6 +246,7 @@ async def run_section(
                     buffer_size=buffer_size,
                     flush_interval=2.0,
                     pin=pin,
+                    publish_process=publish_process,
                 )
             )
     direct = [await measure_direct_insert(database_url, calls=direct_calls) for _ in range(runs)]

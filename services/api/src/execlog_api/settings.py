@@ -80,6 +80,8 @@ class Settings(BrokerSettings):
     log_spool_file_max_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     log_replay_interval: float = Field(default=5.0, gt=0)
     log_http_fallback: bool = True
+    # Publish from a forked child process, so Celery's CPU never holds this process's GIL.
+    log_publish_process: bool = True
     log_http_fallback_timeout: float = Field(default=5.0, gt=0)
     log_shutdown_timeout: float = Field(default=30.0, gt=0)
     log_redact_keys: Annotated[tuple[str, ...], NoDecode] = DEFAULT_REDACT_KEYS

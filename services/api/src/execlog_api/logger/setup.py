@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from execlog_api.logger.execution_logger import ExecutionLogger, LoggerConfig
 from execlog_api.logger.metrics import LoggerMetrics
+from execlog_api.logger.publisher import PublisherProcess
 from execlog_api.logger.transport import (
     BrokerOptions,
     CelerySender,
@@ -37,7 +38,10 @@ def broker_options(settings: Settings) -> BrokerOptions:
 
 
 def chain_from_settings(settings: Settings) -> DeliveryChain:
-    """broker -> HTTP fallback (when LOG_HTTP_FALLBACK and LOG_WORKER_URL) -> disk spool."""
+    """broker -> HTTP fallback (when LOG_HTTP_FALLBACK and LOG_WORKER_URL) -> disk spool.
+
+    The broker is published to from a child process when LOG_PUBLISH_PROCESS (the default).
+    """
     http = None
     if settings.log_http_fallback and settings.log_worker_url:
         http = HttpFallback(
@@ -45,8 +49,10 @@ def chain_from_settings(settings: Settings) -> DeliveryChain:
             settings.log_api_token.get_secret_value(),
             timeout=settings.log_http_fallback_timeout,
         )
+    options = broker_options(settings)
+    broker = PublisherProcess(options) if settings.log_publish_process else CelerySender(options)
     return DeliveryChain(
-        CelerySender(broker_options(settings)),
+        broker,
         DiskSpool(
             settings.log_spool_dir,
             file_max_bytes=settings.log_spool_file_max_bytes,

@@ -136,18 +136,22 @@ class CelerySender:
 
     def send(self, batch: LogBatch) -> None:
         """Publish; kombu retries per the policy, then the error propagates as DeliveryError."""
+        self.publish(str(batch.batch_id), len(batch.records), encode_batch(batch))
+
+    def publish(self, batch_id: str, records: int, data: bytes) -> None:
+        """Publish a batch already encoded as JSON (``encode_batch``) under task id ``batch_id``."""
         try:
             self.app.send_task(
                 TASK_NAME,
                 # Encoded once by orjson and embedded verbatim by the orjson kombu codec
                 # (register_kombu_json): the same JSON on the wire, without encoding the batch,
                 # decoding it back to a dict and encoding that again.
-                args=[orjson.Fragment(encode_batch(batch))],
+                args=[orjson.Fragment(data)],
                 queue=QUEUE_NAME,
-                task_id=str(batch.batch_id),
+                task_id=batch_id,
                 # Celery would otherwise build a repr of the whole batch for the message
                 # headers on every publish (a quarter of the publish CPU).
-                argsrepr=f"<LogBatch {batch.batch_id}: {len(batch.records)} records>",
+                argsrepr=f"<LogBatch {batch_id}: {records} records>",
                 kwargsrepr="{}",
                 retry=True,
                 retry_policy=self.options.retry_policy(),
