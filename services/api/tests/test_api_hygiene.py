@@ -15,6 +15,8 @@ import orjson
 import pytest
 import uuid_utils
 from api_testkit import FakeSender
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from execlog_api.logger.execution_logger import ExecutionLogger
@@ -176,6 +178,30 @@ def test_api_cycles_and_depth_are_bounded(redactor: Redactor) -> None:
         cursor = cursor["d"]
     text = orjson.dumps(redactor.clean(deep)).decode()
     assert "[max depth]" in text
+
+
+_KEYS = st.sampled_from(["a", "name", "password", "apiKey", "items", "token_count"]) | st.text(
+    max_size=8
+)
+_JSONISH = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_KEYS, inner, max_size=4),
+    max_leaves=40,
+)
+
+
+@given(payload=st.dictionaries(_KEYS, _JSONISH, max_size=6))
+def test_api_plain_payload_shortcut_gives_what_the_full_clean_gives(
+    payload: dict[str, Any],
+) -> None:
+    redactor = Redactor(DEFAULT_REDACT_KEYS)
+    full = redactor.clean(payload)
+    expected = full if isinstance(full, dict) else {"value": full}
+    assert repr(redactor.clean_payload(payload)) == repr(expected)  # repr: NaN == NaN
 
 
 def test_api_logged_payload_is_redacted_and_batch_valid(make_logger: MakeLogger) -> None:

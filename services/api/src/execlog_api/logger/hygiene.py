@@ -119,15 +119,23 @@ class Redactor:
         if depth >= MAX_DEPTH:
             return False
         if kind is dict:
-            for key, item in value.items():  # type: ignore[attr-defined]
+            items: Iterable[object] = value.values()  # type: ignore[attr-defined]
+            for key in value:  # type: ignore[attr-defined]
                 if key.__class__ is not str or self.is_sensitive(key):
                     return False
-                if not self._plain(item, depth + 1):
-                    return False
-            return True
-        if kind is list:
-            return all(self._plain(item, depth + 1) for item in value)  # type: ignore[attr-defined]
-        return False
+        elif kind is list:
+            items = value  # type: ignore[assignment]
+        else:
+            return False
+        depth += 1
+        for item in items:
+            # Scalars inline: a call per list element was most of the walk.
+            item_kind = type(item)
+            if item_kind is str or item_kind is int or item_kind is bool or item is None:
+                continue
+            if not self._plain(item, depth):
+                return False
+        return True
 
     def _key(self, key: object) -> str:
         if isinstance(key, str):
