@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -140,3 +142,29 @@ def test_api_publisher_child_ignores_stop_signals_until_the_pipe_closes(
     assert len(queued_messages(redis_url, f"{broker_key_prefix}{QUEUE_NAME}")) == 1
     publisher.close()
     assert not alive(child)
+
+
+EXIT_WITHOUT_CLOSE = """
+import sys
+import time
+from execlog_api.logger.publisher import PublisherProcess
+from execlog_api.logger.transport import BrokerOptions
+publisher = PublisherProcess(BrokerOptions(url=sys.argv[1], key_prefix=sys.argv[2]))
+print(publisher.pid, flush=True)
+time.sleep(1)  # the child is in its read loop by now
+"""
+
+
+def test_api_publisher_parent_exiting_without_close_takes_the_child_along(
+    redis_url: str, broker_key_prefix: str
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", EXIT_WITHOUT_CLOSE, redis_url, broker_key_prefix],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    child = int(done.stdout.split()[0])
+    wait_for(lambda: not alive(child), timeout=10, what="the orphaned child gone")

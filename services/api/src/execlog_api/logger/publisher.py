@@ -24,6 +24,7 @@ from __future__ import annotations
 import multiprocessing
 import signal
 import threading
+from multiprocessing import util as mp_util
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
@@ -61,6 +62,17 @@ def unframe(message: bytes) -> tuple[str, int, bytes]:
     return fields[0].decode(), int(fields[1]), data
 
 
+def _close_pipes(pipes: list[Connection]) -> None:
+    """At interpreter exit, before multiprocessing joins its children: EOF sends the child off.
+
+    multiprocessing's exit handler SIGTERMs daemonic children (ignored here) and joins them; a
+    parent that exits without :meth:`PublisherProcess.close` would wait for ever otherwise.
+    """
+    for conn in pipes:
+        conn.close()
+    pipes.clear()
+
+
 def serve(conn: Connection, peer: Connection, options: BrokerOptions) -> None:
     """The child's main: publish every frame read from ``conn`` until the parent is gone."""
     peer.close()
@@ -96,6 +108,8 @@ class PublisherProcess:
         self._lock = threading.Lock()
         self._conn: Connection | None = None
         self._process: BaseProcess | None = None
+        self._pipes: list[Connection] = []
+        mp_util.Finalize(self, _close_pipes, args=(self._pipes,), exitpriority=10)
         self.restarts = 0
         with self._lock:
             self._start()
@@ -152,10 +166,12 @@ class PublisherProcess:
         process.start()
         child.close()
         self._conn, self._process = parent, process
+        self._pipes[:] = [parent]
 
     def _stop(self, *, kill: bool) -> None:
         conn, process = self._conn, self._process
         self._conn = self._process = None
+        self._pipes.clear()
         if conn is not None:
             conn.close()
         if process is None:
