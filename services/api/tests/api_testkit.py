@@ -8,6 +8,7 @@ import contextlib
 import json
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from execlog_api.logger.execution_logger import ExecutionLogger, LoggerConfig
 from execlog_api.logger.transport import DeliveryChain, DiskSpool
 from execlog_api.settings import Settings
 from execlog_db.engine import PoolSettings
+from execlog_schema.builder import make_producer, new_batch, new_record
 from execlog_schema.models import LogBatch
 from execlog_stack.ports import free_port
 from execlog_stack.proxy import TcpProxy
@@ -109,6 +111,21 @@ def blackhole() -> Iterator[TcpProxy]:
     proxy.cut("blackhole")
     with proxy:
         yield proxy
+
+
+TEST_EXECUTION = uuid.UUID("0190d9d2-0000-7000-8000-000000000003")
+TEST_PRODUCER = make_producer("execlog-api-test", "0.0.0")
+
+
+def small_batch(records: int = 3) -> LogBatch:
+    """A valid batch of ``records`` short records of one execution."""
+    return new_batch(
+        [
+            new_record(execution_id=TEST_EXECUTION, level="INFO", message=f"m{i}", component="test")
+            for i in range(records)
+        ],
+        TEST_PRODUCER,
+    )
 
 
 def queued_messages(redis_url: str, key: str) -> list[dict[str, Any]]:

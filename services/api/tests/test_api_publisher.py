@@ -9,34 +9,18 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from api_testkit import queued_messages, task_batches
+from api_testkit import queued_messages, small_batch, task_batches
 
 from execlog_api.logger.publisher import PublisherProcess, frame, unframe
 from execlog_api.logger.transport import BrokerOptions, DeliveryError
-from execlog_schema.builder import make_producer, new_batch, new_record
-from execlog_schema.models import LogBatch
 from execlog_schema.wire import QUEUE_NAME
 from execlog_stack.ports import free_port
 from execlog_stack.proxy import TcpProxy
 from execlog_stack.waiting import wait_for
-
-EXECUTION = uuid.UUID("0190d9d2-0000-7000-8000-000000000005")
-PRODUCER = make_producer("execlog-api", "test")
-
-
-def batch(records: int = 3) -> LogBatch:
-    return new_batch(
-        [
-            new_record(execution_id=EXECUTION, level="info", message=f"m{i}", component="test")
-            for i in range(records)
-        ],
-        PRODUCER,
-    )
 
 
 def alive(pid: int) -> bool:
@@ -72,7 +56,7 @@ def test_api_publisher_publishes_from_a_child_process(
     child = publisher.pid
     assert child is not None
     assert child != os.getpid()
-    sent = [batch(n) for n in (1, 2, 3)]
+    sent = [small_batch(n) for n in (1, 2, 3)]
     for one in sent:
         publisher.send(one)
     messages = queued_messages(redis_url, f"{broker_key_prefix}{QUEUE_NAME}")
@@ -89,7 +73,7 @@ def test_api_publisher_replaces_a_dead_child(
     assert first is not None
     os.kill(first, signal.SIGKILL)
     wait_for(lambda: not alive(first), timeout=10, what="the child gone")
-    publisher.send(batch())
+    publisher.send(small_batch())
     assert publisher.restarts == 1
     assert publisher.pid not in (None, first)
     assert len(queued_messages(redis_url, f"{broker_key_prefix}{QUEUE_NAME}")) == 1
@@ -103,7 +87,7 @@ def test_api_publisher_broker_error_is_a_delivery_error() -> None:
     try:
         child = sender.pid
         with pytest.raises(DeliveryError, match="broker publish failed"):
-            sender.send(batch())
+            sender.send(small_batch())
         assert sender.pid == child, "a broker error must not cost the child"
     finally:
         sender.close()
@@ -121,7 +105,7 @@ def test_api_publisher_hung_child_is_killed_and_replaced(
             assert child is not None
             started = time.monotonic()
             with pytest.raises(DeliveryError, match="did not answer within"):
-                sender.send(batch())
+                sender.send(small_batch())
             assert time.monotonic() - started < 10
             assert not alive(child)
             assert sender.pid is None
@@ -137,7 +121,7 @@ def test_api_publisher_child_ignores_stop_signals_until_the_pipe_closes(
     os.kill(child, signal.SIGTERM)
     os.kill(child, signal.SIGINT)
     time.sleep(0.3)
-    publisher.send(batch())
+    publisher.send(small_batch())
     assert publisher.pid == child
     assert len(queued_messages(redis_url, f"{broker_key_prefix}{QUEUE_NAME}")) == 1
     publisher.close()

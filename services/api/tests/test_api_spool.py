@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api_testkit import FakeSender
+from api_testkit import FakeSender, small_batch
 
 from execlog_api.logger.transport import (
     Breaker,
@@ -22,22 +22,8 @@ from execlog_api.logger.transport import (
     SpoolError,
     WorkerRejectedError,
 )
-from execlog_schema.builder import make_producer, new_batch, new_record
 from execlog_schema.codec import decode_batch
 from execlog_schema.models import LogBatch
-
-EXECUTION = uuid.UUID("0190d9d2-0000-7000-8000-000000000003")
-PRODUCER = make_producer("execlog-api-test", "0.0.0")
-
-
-def batch(n: int = 3) -> LogBatch:
-    return new_batch(
-        [
-            new_record(execution_id=EXECUTION, level="INFO", message=f"m{i}", component="test")
-            for i in range(n)
-        ],
-        PRODUCER,
-    )
 
 
 def spool(path: Path, **kw: int) -> DiskSpool:
@@ -50,7 +36,7 @@ def spool(path: Path, **kw: int) -> DiskSpool:
 
 def test_api_spool_file_is_one_json_batch_per_line(spool_dir: Path) -> None:
     s = spool(spool_dir)
-    batches = [batch(), batch(2)]
+    batches = [small_batch(), small_batch(2)]
     for b in batches:
         s.append(b)
     s.seal()
@@ -63,7 +49,7 @@ def test_api_spool_file_is_one_json_batch_per_line(spool_dir: Path) -> None:
 
 def test_api_spool_replay_oldest_first_keeps_batch_ids(spool_dir: Path) -> None:
     s = spool(spool_dir, file_max_bytes=1)
-    batches = [batch(1) for _ in range(4)]
+    batches = [small_batch(1) for _ in range(4)]
     for b in batches:
         s.append(b)
     assert len(s.files()) == 4
@@ -80,7 +66,7 @@ def test_api_spool_replay_oldest_first_keeps_batch_ids(spool_dir: Path) -> None:
 
 def test_api_spool_replay_resumes_after_failure_without_resending(spool_dir: Path) -> None:
     s = spool(spool_dir)
-    batches = [batch(1) for _ in range(5)]
+    batches = [small_batch(1) for _ in range(5)]
     for b in batches:
         s.append(b)
     sent: list[uuid.UUID] = []
@@ -104,7 +90,7 @@ def test_api_spool_replay_resumes_after_failure_without_resending(spool_dir: Pat
 def test_api_spool_replay_is_bounded_per_round(spool_dir: Path) -> None:
     s = spool(spool_dir)
     for _ in range(5):
-        s.append(batch(1))
+        s.append(small_batch(1))
     got: list[LogBatch] = []
     assert s.replay(got.append, max_batches=2).batches == 2
     assert s.replay(got.append, max_batches=2).batches == 2
@@ -115,7 +101,7 @@ def test_api_spool_replay_is_bounded_per_round(spool_dir: Path) -> None:
 
 def test_api_spool_torn_line_is_moved_aside(spool_dir: Path) -> None:
     s = spool(spool_dir)
-    good = batch(2)
+    good = small_batch(2)
     s.append(good)
     s.seal()
     (path,) = s.files()
@@ -131,7 +117,7 @@ def test_api_spool_torn_line_is_moved_aside(spool_dir: Path) -> None:
 
 def test_api_spool_skips_files_locked_by_a_writer(spool_dir: Path) -> None:
     writer = spool(spool_dir)
-    writer.append(batch(1))
+    writer.append(small_batch(1))
     (path,) = writer.files()
     reader = spool(spool_dir)
     got: list[LogBatch] = []
@@ -146,7 +132,7 @@ def test_api_spool_skips_files_locked_by_a_writer(spool_dir: Path) -> None:
 
 def test_api_spool_file_left_by_dead_process_is_replayed(spool_dir: Path) -> None:
     s = spool(spool_dir)
-    b = batch(2)
+    b = small_batch(2)
     s.append(b)
     fd = os.open(s.files()[0], os.O_RDONLY)
     try:
@@ -164,19 +150,19 @@ def test_api_spool_file_left_by_dead_process_is_replayed(spool_dir: Path) -> Non
 
 def test_api_spool_max_bytes_raises(spool_dir: Path) -> None:
     s = spool(spool_dir, max_bytes=2000)
-    one = batch(3)
+    one = small_batch(3)
     s.append(one)
     with pytest.raises(SpoolError, match="LOG_SPOOL_MAX_BYTES"):
-        s.append(batch(30))
+        s.append(small_batch(30))
     assert s.pending_bytes() <= 2000
 
 
 def test_api_spool_appends_survive_reopen(spool_dir: Path) -> None:
     s = spool(spool_dir)
-    s.append(batch(1))
+    s.append(small_batch(1))
     s.close()
     s2 = spool(spool_dir)
-    s2.append(batch(1))
+    s2.append(small_batch(1))
     s2.close()
     got: list[LogBatch] = []
     spool(spool_dir).replay(got.append)
@@ -193,17 +179,17 @@ def test_api_chain_order_broker_http_spool(spool_dir: Path) -> None:
         backoff=60,
         on_failure=lambda t, e: failures.append(t),
     )
-    assert chain.deliver(batch()) is Route.BROKER
+    assert chain.deliver(small_batch()) is Route.BROKER
     broker.fail = True
-    assert chain.deliver(batch()) is Route.HTTP
+    assert chain.deliver(small_batch()) is Route.HTTP
     assert broker.attempts == 2
-    assert chain.deliver(batch()) is Route.HTTP
+    assert chain.deliver(small_batch()) is Route.HTTP
     assert broker.attempts == 2, "breaker open: broker skipped"
     http.fail = True
-    assert chain.deliver(batch()) is Route.SPOOL
+    assert chain.deliver(small_batch()) is Route.SPOOL
     assert failures == ["broker", "http"]
     with pytest.raises(DeliveryError):
-        chain.send_network(batch())
+        chain.send_network(small_batch())
 
 
 def test_api_breaker_backs_off_exponentially() -> None:
@@ -235,7 +221,7 @@ def test_api_http_fallback_posts_batch_with_bearer_token() -> None:
         return httpx.Response(202, json={"accepted": 3})
 
     fallback = HttpFallback("http://worker", "s3cret", transport=httpx.MockTransport(handler))
-    b = batch()
+    b = small_batch()
     fallback.send(b)
     (request,) = seen
     assert request.method == "POST"
@@ -250,7 +236,7 @@ def test_api_http_fallback_non_2xx_is_a_failure(status: int) -> None:
         "http://worker", "t", transport=httpx.MockTransport(lambda r: httpx.Response(status))
     )
     with pytest.raises(DeliveryError, match=str(status)):
-        fallback.send(batch())
+        fallback.send(small_batch())
 
 
 def test_api_http_fallback_422_is_a_final_rejection(spool_dir: Path) -> None:
@@ -260,11 +246,11 @@ def test_api_http_fallback_422_is_a_final_rejection(spool_dir: Path) -> None:
         transport=httpx.MockTransport(lambda r: httpx.Response(422, json={"reject_id": 7})),
     )
     with pytest.raises(WorkerRejectedError):
-        fallback.send(batch())
+        fallback.send(small_batch())
     broker = FakeSender()
     broker.fail = True
     chain = DeliveryChain(broker, spool(spool_dir), fallback)
-    assert chain.deliver(batch()) is Route.REJECTED
+    assert chain.deliver(small_batch()) is Route.REJECTED
     assert spool(spool_dir).files() == []
 
 
@@ -274,4 +260,4 @@ def test_api_http_fallback_network_error_is_a_failure() -> None:
 
     fallback = HttpFallback("http://worker", "t", transport=httpx.MockTransport(refuse))
     with pytest.raises(DeliveryError, match="unreachable"):
-        fallback.send(batch())
+        fallback.send(small_batch())

@@ -37,6 +37,7 @@ from execlog_schema.models import LogBatch
 _log = structlog.get_logger(__name__)
 
 OK = b"ok"
+STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
 ERROR_PREFIX = b"error: "
 _CLOSE_GRACE = 10.0
 
@@ -77,8 +78,9 @@ def serve(conn: Connection, peer: Connection, options: BrokerOptions) -> None:
     """The child's main: publish every frame read from ``conn`` until the parent is gone."""
     peer.close()
     signal.set_wakeup_fd(-1)  # the parent's event loop owns the inherited wakeup socket
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     sender = CelerySender(options)
     try:
         while True:
@@ -163,7 +165,13 @@ class PublisherProcess:
             name="execlog-publisher",
             daemon=True,
         )
-        process.start()
+        # Blocked across the fork: one that arrives before the child ignores them stays pending
+        # in the child and is then dropped, instead of killing it with the parent's handlers.
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         child.close()
         self._conn, self._process = parent, process
         self._pipes[:] = [parent]
