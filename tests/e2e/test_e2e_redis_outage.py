@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from execlog_stack.load import LoadDriver
+from execlog_stack.process import ManagedProcess
 from execlog_stack.stack import Stack
 from execlog_stack.waiting import async_wait_for
 
@@ -39,14 +40,14 @@ async def process_manager(stack: Stack, interval: float = 0.2) -> AsyncIterator[
     unacked hash and comes back after the visibility timeout.
     """
     exits: list[int] = []
-    handled: set[int] = set()
+    handled: set[ManagedProcess] = set()
 
     async def watch() -> None:
         while True:
             for worker in list(stack.workers):
                 code = worker.returncode
-                if code is not None and id(worker) not in handled:
-                    handled.add(id(worker))
+                if code is not None and worker not in handled:
+                    handled.add(worker)
                     exits.append(code)
                     await asyncio.to_thread(stack.add_worker, wait=False)
             await asyncio.sleep(interval)

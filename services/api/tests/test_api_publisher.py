@@ -19,6 +19,7 @@ from execlog_api.logger.publisher import PublisherProcess, frame, unframe
 from execlog_api.logger.transport import BrokerOptions, DeliveryError
 from execlog_schema.wire import QUEUE_NAME
 from execlog_stack.ports import free_port
+from execlog_stack.process import python_env
 from execlog_stack.proxy import TcpProxy
 from execlog_stack.waiting import wait_for
 
@@ -144,7 +145,7 @@ def test_api_publisher_parent_exiting_without_close_takes_the_child_along(
 ) -> None:
     done = subprocess.run(
         [sys.executable, "-c", EXIT_WITHOUT_CLOSE, redis_url, broker_key_prefix],
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        env=python_env({}),
         capture_output=True,
         text=True,
         timeout=60,

@@ -108,13 +108,18 @@ class PublisherProcess:
         self.timeout = reply_timeout(options) if timeout is None else timeout
         self._context = multiprocessing.get_context("fork")
         self._lock = threading.Lock()
-        self._conn: Connection | None = None
         self._process: BaseProcess | None = None
+        # The parent's end of the pipe (at most one), in a list the exit finalizer can hold
+        # without holding this object.
         self._pipes: list[Connection] = []
         mp_util.Finalize(self, _close_pipes, args=(self._pipes,), exitpriority=10)
         self.restarts = 0
         with self._lock:
             self._start()
+
+    @property
+    def _conn(self) -> Connection | None:
+        return self._pipes[0] if self._pipes else None
 
     @property
     def pid(self) -> int | None:
@@ -173,12 +178,12 @@ class PublisherProcess:
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         child.close()
-        self._conn, self._process = parent, process
+        self._process = process
         self._pipes[:] = [parent]
 
     def _stop(self, *, kill: bool) -> None:
         conn, process = self._conn, self._process
-        self._conn = self._process = None
+        self._process = None
         self._pipes.clear()
         if conn is not None:
             conn.close()
