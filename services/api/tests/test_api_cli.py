@@ -154,3 +154,43 @@ def test_api_cli_serve_and_graceful_stop_ships_logs(
     ]
     assert [r.message for r in records if r.message == "from serve"] == ["from serve"]
     assert records[-1].message == "execution succeeded"
+
+
+def test_api_cli_check_names_what_each_command_loads() -> None:
+    served = run_cli("serve", "--check", DATABASE_URL="postgresql://u@127.0.0.1:1/db")
+    assert served.returncode == 0, served.stderr
+    assert served.stdout.strip() == (
+        "serve: ok (database driver: asyncpg; broker transport: redis; "
+        "app: execlog_api.app:create_app)"
+    )
+    migrated = run_cli("migrate", "--check", DATABASE_URL="postgresql://u@127.0.0.1:1/db")
+    assert migrated.returncode == 0, migrated.stderr
+    assert migrated.stdout.strip().startswith("migrate: ok (database driver: asyncpg; migrations: ")
+
+
+def test_api_cli_a_missing_driver_stops_serve_with_one_line(tmp_path: Path) -> None:
+    # A sitecustomize that hides asyncpg, as a build without it would: the import fails by name.
+    (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['asyncpg'] = None\n")
+    env = cli_env()
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env["PYTHONPATH"]])
+    for args in (["serve"], ["serve", "--check"], ["migrate"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "execlog_api", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 1, (args, done.stdout, done.stderr)
+        assert done.stderr.splitlines() == [
+            f"Error: {args[0]}: database driver: module 'asyncpg' is not installed "
+            "(this build lacks a dependency)"
+        ], args
+
+
+def test_api_cli_invalid_setting_is_one_line() -> None:
+    done = run_cli("serve", "--check", REDIS_URL="ftp://nowhere")
+    assert done.returncode == 1
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("Error: invalid configuration: ") and "REDIS_URL must start with" in line

@@ -286,3 +286,52 @@ def test_worker_cli_flower_behind_basic_auth(
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(15)
+
+
+def test_worker_cli_check_runs_the_startup_checks_only(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOG_API_TOKEN", "t")
+    monkeypatch.setenv("FLOWER_BASIC_AUTH", "admin:pw")
+    get_settings.cache_clear()
+    runner = CliRunner()
+    expected = {
+        "worker": "worker: ok (database driver: asyncpg; broker transport: redis; celery worker "
+        "options: worker --queues=logs --pool=prefork",
+        "api": "api: ok (database driver: asyncpg; app: execlog_worker.api.app:create_app)",
+        "flower": "flower: ok (broker transport: redis; flower: flower.command:flower)",
+        "migrate": "migrate: ok (database driver: asyncpg; migrations: ",
+    }
+    for command, start in expected.items():
+        done = runner.invoke(main, [command, "--check"])
+        assert done.exit_code == 0, (command, done.output)
+        assert done.output.startswith(start), done.output
+
+
+def test_worker_cli_check_rejects_what_celery_would_reject(env: dict[str, str]) -> None:
+    runner = CliRunner()
+    for args, message in (
+        (["--no-such-option"], "No such option '--no-such-option'"),
+        (["--loglevel=LOUD"], "'LOUD' is not one of"),
+        (["-O", "sometimes"], "'sometimes' is not one of"),
+    ):
+        done = runner.invoke(main, ["worker", *args, "--check"])
+        assert done.exit_code == 1, (args, done.output)
+        assert done.output.startswith("Error: worker: celery worker options: ValueError: "), args
+        assert message in done.output, done.output
+
+
+def test_worker_cli_a_missing_driver_stops_each_command_with_one_line(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOG_API_TOKEN", "t")
+    # What a build without asyncpg does: the import by name fails.
+    monkeypatch.setitem(sys.modules, "asyncpg", None)
+    get_settings.cache_clear()
+    for command in ("worker", "api", "migrate"):
+        done = CliRunner().invoke(main, [command])
+        assert done.exit_code == 1, (command, done.output)
+        assert done.output.splitlines() == [
+            f"Error: {command}: database driver: module 'asyncpg' is not installed "
+            "(this build lacks a dependency)"
+        ]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kombu.connection import Connection
+
 BODY_ENCODING_OPTION = "body_encoding"
 BODY_ENCODING = "utf-8"
 
@@ -41,3 +43,16 @@ def transport_options(
         # Every Redis key (queues, unacked hash, bindings) under one prefix: isolation.
         options["global_keyprefix"] = key_prefix
     return options
+
+
+def load_transport(url: str) -> str:
+    """Import kombu's transport for ``url``'s scheme and its client library, without connecting.
+
+    kombu picks the transport module by name from the URL scheme when a connection is first
+    used: this makes a missing one (or a missing redis-py) fail at startup instead.
+    """
+    connection = Connection(url)  # type: ignore[no-untyped-call]
+    try:
+        return str(connection.transport.driver_name)
+    finally:
+        connection.release()  # type: ignore[no-untyped-call]

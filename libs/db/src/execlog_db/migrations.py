@@ -19,6 +19,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, MetaData, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -36,6 +37,14 @@ def make_config(script_location: str, url: str) -> Config:
     cfg.set_main_option("script_location", script_location.replace("%", "%%"))
     cfg.attributes[URL_ATTRIBUTE] = url
     return cfg
+
+
+def head_revision(script_location: str) -> str:
+    """The head revision of the Alembic scripts at ``script_location`` (each script is read)."""
+    heads = ScriptDirectory(script_location).get_heads()
+    if len(heads) != 1:
+        raise LookupError(f"expected one head revision in {script_location}, found {heads}")
+    return str(heads[0])
 
 
 def _upgrade_on(connection: Connection, cfg: Config, revision: str) -> None:

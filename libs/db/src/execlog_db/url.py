@@ -21,6 +21,17 @@ def to_async_url(url: str | URL) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def load_driver(url: str | URL) -> str:
+    """Import the DBAPI driver of ``url``'s async dialect, as the first engine would; its name.
+
+    SQLAlchemy imports the driver by name only when an engine is created: this makes a missing
+    one fail at startup (ModuleNotFoundError) instead of at the first query.
+    """
+    dialect = make_url(to_async_url(url)).get_dialect()
+    dialect.import_dbapi()
+    return str(dialect.driver)
+
+
 def to_asyncpg_dsn(url: str | URL) -> str:
     """Return ``url`` as a plain ``postgresql://...`` DSN that asyncpg and libpq accept."""
     parsed = _parse(url).set(drivername="postgresql")

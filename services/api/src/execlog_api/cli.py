@@ -1,12 +1,44 @@
-"""``execlog-api`` command line: serve (uvicorn), migrate, --version."""
+"""``execlog-api`` command line: serve (uvicorn), migrate, --version.
+
+``serve`` and ``migrate`` check what they load by name before they start (the database driver,
+the broker transport, the app factory, the migration scripts): a missing one stops the command
+with one line and exit status 1. ``--check`` runs only those checks and says what it found.
+"""
 
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from execlog_api._version import __version__
+from execlog_service.cli import check_option, load_settings, preflight
+from execlog_service.startup import Check, import_object
+
+if TYPE_CHECKING:
+    from execlog_api.settings import Settings
+
+APP_FACTORY = "execlog_api.app:create_app"
+"""What uvicorn imports by name: the app factory."""
+
+
+def _settings() -> Settings:
+    from execlog_api.settings import get_settings
+
+    return load_settings(get_settings)
+
+
+def _database_check(settings: Settings) -> Check:
+    from execlog_db.url import load_driver
+
+    return Check("database driver", lambda: load_driver(settings.database_url))
+
+
+def _migrations_check() -> Check:
+    from execlog_api.db.migrate import head_revision
+
+    return Check("migrations", head_revision)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,19 +54,32 @@ def main() -> None:
     "--workers", type=click.IntRange(1, 64), default=None, help="Processes [env WORKERS, 1]."
 )
 @click.option("--migrate/--no-migrate", "run_migrations", default=False, help="Migrate first.")
-def serve(host: str | None, port: int | None, workers: int | None, run_migrations: bool) -> None:
+@check_option
+def serve(
+    host: str | None, port: int | None, workers: int | None, run_migrations: bool, check_only: bool
+) -> None:
     """Run the HTTP API with uvicorn (settings from the environment)."""
+    settings = _settings()
+    from execlog_broker.transport import load_transport
+
+    checks = [_database_check(settings)]
+    if settings.log_sink == "celery":
+        checks.append(Check("broker transport", lambda: load_transport(settings.broker_url)))
+    checks.append(Check("app", lambda: import_object(APP_FACTORY)))
+    if run_migrations:
+        checks.append(_migrations_check())
+    if preflight("serve", checks, check_only):
+        return
+
     import uvicorn
 
     from execlog_api.logging_config import configure_logging
-    from execlog_api.settings import get_settings
 
-    settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
     if run_migrations:
         _migrate(settings.database_url, "head")
     uvicorn.run(
-        "execlog_api.app:create_app",
+        APP_FACTORY,
         factory=True,
         host=host or settings.host,
         port=settings.port if port is None else port,
@@ -53,11 +98,16 @@ def serve(host: str | None, port: int | None, workers: int | None, run_migration
     help="Target database [env DATABASE_URL]; postgresql:// or postgresql+asyncpg://.",
 )
 @click.option("--revision", default="head", show_default=True, help="Alembic revision.")
-def migrate(database_url: str | None, revision: str) -> None:
+@check_option
+def migrate(database_url: str | None, revision: str, check_only: bool) -> None:
     """Apply the API's own migrations (executions tables) under an advisory lock."""
-    from execlog_api.settings import get_settings
+    url = database_url or _settings().database_url
+    from execlog_db.url import load_driver
 
-    _migrate(database_url or get_settings().database_url, revision)
+    checks = [Check("database driver", lambda: load_driver(url)), _migrations_check()]
+    if preflight("migrate", checks, check_only):
+        return
+    _migrate(url, revision)
 
 
 def _migrate(database_url: str, revision: str) -> None:

@@ -127,6 +127,25 @@ def create_app(settings: Settings | None = None) -> Celery:
     return app
 
 
+def parse_worker_argv(app: Celery, argv: list[str]) -> str:
+    """Parse ``argv`` (``["worker", ...]``) with Celery's own worker command, without running it.
+
+    The same parser ``app.worker_main(argv)`` runs: an unknown option or a bad value raises
+    ValueError with Celery's message. Returns the argv as one string.
+    """
+    import click
+    from celery.bin.base import CLIContext
+    from celery.bin.worker import worker as worker_command
+
+    name, *args = argv
+    context = CLIContext(app=app, no_color=True, workdir=None, quiet=True)
+    try:
+        worker_command.make_context(name, list(args), obj=context)
+    except click.ClickException as exc:
+        raise ValueError(exc.format_message()) from None
+    return " ".join(argv)
+
+
 _default_app: Celery | None = None
 
 

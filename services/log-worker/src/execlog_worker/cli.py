@@ -1,6 +1,10 @@
 """``execlog-worker`` command line: worker, api, migrate, partitions, retention, dlq, flower.
 
 Every option defaults to its environment variable (Settings); an explicit option wins.
+``worker``, ``api``, ``flower`` and ``migrate`` check what they load by name before they start
+(database driver, broker transport, Celery's task module and worker options, the app factory,
+Flower's entry point, the migration scripts): a missing one is one line and exit status 1;
+``--check`` runs only those checks.
 Heavy modules are imported inside the commands, so the worker can set
 PROMETHEUS_MULTIPROC_DIR before prometheus_client is first imported.
 """
@@ -21,17 +25,31 @@ from typing import Any, TypeVar
 import click
 import orjson
 
+from execlog_service.cli import check_option, load_settings, preflight
+from execlog_service.startup import Check, import_object, load_entry_point
 from execlog_worker._version import __version__
 from execlog_worker.settings import Settings, get_settings
 
 T = TypeVar("T")
 
+API_FACTORY = "execlog_worker.api.app:create_app"
+"""What uvicorn imports by name: the log-worker API's app factory."""
+
 
 def _settings() -> Settings:
-    try:
-        return get_settings()
-    except ValueError as exc:
-        raise click.ClickException(f"invalid configuration: {exc}") from None
+    return load_settings(get_settings)
+
+
+def _database_check(settings: Settings) -> Check:
+    from execlog_db.url import load_driver
+
+    return Check("database driver", lambda: load_driver(settings.database_url))
+
+
+def _broker_check(settings: Settings) -> Check:
+    from execlog_broker.transport import load_transport
+
+    return Check("broker transport", lambda: load_transport(settings.broker_url))
 
 
 def _logging(settings: Settings, level: str | None = None, logfile: str | None = None) -> None:
@@ -100,6 +118,7 @@ def _prepare_metrics_dir(settings: Settings) -> str:
 @click.option("--loglevel", "-l", default=None)
 @click.option("--logfile", "-f", default=None)
 @click.option("--pool", "-P", type=click.Choice(["prefork", "solo"]), default="prefork")
+@check_option
 @click.pass_context
 def worker(
     ctx: click.Context,
@@ -111,25 +130,15 @@ def worker(
     loglevel: str | None,
     logfile: str | None,
     pool: str,
+    check_only: bool,
 ) -> None:
     """Run the Celery worker (prefork). Unknown options are passed to `celery worker`."""
     settings = _settings()
-    metrics_dir = (
-        _prepare_metrics_dir(settings) if settings.worker_metrics_port is not None else None
-    )
+    from execlog_schema.wire import QUEUE_NAME
+    from execlog_worker.celery_app import create_app, parse_worker_argv
+
     loglevel = loglevel or settings.worker_loglevel
     logfile = logfile or settings.worker_logfile
-    _logging(settings, loglevel, logfile)
-
-    from execlog_schema.wire import QUEUE_NAME
-    from execlog_worker.celery_app import create_app
-    from execlog_worker.logconfig import get_logger
-
-    log = get_logger("execlog_worker.cli")
-    app = create_app(settings)
-    _ensure_partitions_once(settings)
-    if metrics_dir is not None and settings.worker_metrics_port is not None:
-        _serve_worker_metrics(settings)
     argv = [
         "worker",
         f"--queues={queues or QUEUE_NAME}",
@@ -147,6 +156,25 @@ def worker(
     if logfile:
         argv.append(f"--logfile={logfile}")
     argv.extend(ctx.args)
+    checks = [
+        _database_check(settings),
+        _broker_check(settings),
+        Check("celery worker options", lambda: parse_worker_argv(create_app(settings), argv)),
+    ]
+    if preflight("worker", checks, check_only):
+        return
+
+    metrics_dir = (
+        _prepare_metrics_dir(settings) if settings.worker_metrics_port is not None else None
+    )
+    _logging(settings, loglevel, logfile)
+    from execlog_worker.logconfig import get_logger
+
+    log = get_logger("execlog_worker.cli")
+    app = create_app(settings)
+    _ensure_partitions_once(settings)
+    if metrics_dir is not None and settings.worker_metrics_port is not None:
+        _serve_worker_metrics(settings)
     log.info(
         "starting worker",
         version=__version__,
@@ -219,18 +247,22 @@ def ping(hostname: str | None, timeout: float) -> None:
 @click.option("--host", default=None, help="[API_HOST or 127.0.0.1]")
 @click.option("--port", type=int, default=None, help="[API_PORT or 8001]")
 @click.option("--workers", type=int, default=1, show_default=True)
-def api(host: str | None, port: int | None, workers: int) -> None:
+@check_option
+def api(host: str | None, port: int | None, workers: int, check_only: bool) -> None:
     """Serve the HTTP API (query, live tail, synchronous ingest, health, metrics)."""
     settings = _settings()
     if not settings.log_api_token.get_secret_value():
         raise click.ClickException("LOG_API_TOKEN is not set: refusing to serve without auth")
+    checks = [_database_check(settings), Check("app", lambda: import_object(API_FACTORY))]
+    if preflight("api", checks, check_only):
+        return
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         _prepare_metrics_dir(settings)
     _logging(settings)
     import uvicorn
 
     uvicorn.run(
-        "execlog_worker.api.app:create_app",
+        API_FACTORY,
         factory=True,
         host=host or settings.api_host,
         port=settings.api_port if port is None else port,
@@ -243,9 +275,16 @@ def api(host: str | None, port: int | None, workers: int) -> None:
 
 @main.command()
 @click.option("--skip-partitions", is_flag=True, help="only run the alembic migrations")
-def migrate(skip_partitions: bool) -> None:
+@check_option
+def migrate(skip_partitions: bool, check_only: bool) -> None:
     """Apply the migrations (idempotent, safe from two processes at once), ensure partitions."""
     settings = _settings()
+    from execlog_worker.db import head_revision
+
+    if preflight(
+        "migrate", [_database_check(settings), Check("migrations", head_revision)], check_only
+    ):
+        return
     _logging(settings)
     from sqlalchemy.exc import DBAPIError
 
@@ -416,9 +455,15 @@ def dlq_replay(ids: tuple[int, ...], replay_all: bool) -> None:
 @click.option("--address", default=None, help="[FLOWER_ADDRESS or 127.0.0.1]")
 @click.option("--basic-auth", default=None, help="user:pass[,user:pass] [FLOWER_BASIC_AUTH]")
 @click.option("--no-auth", is_flag=True, help="allow Flower without auth (local use only)")
+@check_option
 @click.pass_context
 def flower(
-    ctx: click.Context, port: int | None, address: str | None, basic_auth: str | None, no_auth: bool
+    ctx: click.Context,
+    port: int | None,
+    address: str | None,
+    basic_auth: str | None,
+    no_auth: bool,
+    check_only: bool,
 ) -> None:
     """Run Flower (Celery monitoring) for this worker's broker, behind basic auth."""
     settings = _settings()
@@ -430,6 +475,12 @@ def flower(
             "FLOWER_BASIC_AUTH (user:pass) is not set: Flower shows task arguments (log "
             "contents); refusing to serve it without auth (--no-auth for local use)"
         )
+    checks = [
+        _broker_check(settings),
+        Check("flower", lambda: load_entry_point("celery.commands", "flower")),
+    ]
+    if preflight("flower", checks, check_only):
+        return
     _logging(settings)
     from execlog_worker.celery_app import create_app
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
 
+from execlog_db.migrations import head_revision as script_head
 from execlog_db.migrations import upgrade_async
 from execlog_worker.settings import MIGRATION_LOCK_KEY, Settings
 
@@ -55,6 +56,12 @@ def migrations_location() -> Iterator[str]:
         yield str(tmp / "migrations")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def head_revision() -> str:
+    """The revision ``migrate`` leads to (reads every packaged migration script)."""
+    with migrations_location() as location:
+        return script_head(location)
 
 
 async def migrate(settings: Settings) -> None:

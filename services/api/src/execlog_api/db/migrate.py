@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
+from execlog_db.migrations import head_revision as script_head
 from execlog_db.migrations import upgrade, upgrade_async
 
 LOCK_KEY = 0x65786C6F675F6170
@@ -39,6 +40,12 @@ def script_location() -> Iterator[str]:
         yield str(tmp / "migrations")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def head_revision() -> str:
+    """The revision ``migrate`` leads to (reads every packaged migration script)."""
+    with script_location() as location:
+        return script_head(location)
 
 
 def migrate(database_url: str, revision: str = "head") -> None:

@@ -1,0 +1,5 @@
+"""What every execlog service process shares, whatever its domain: startup checks."""
+
+from execlog_service._version import __version__
+
+__all__ = ["__version__"]
