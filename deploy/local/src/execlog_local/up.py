@@ -8,6 +8,10 @@ and prints their URLs. Ctrl-C (or SIGTERM) stops everything in order: the API fi
 log buffer flushes), then, once the logs queue is drained, the workers. A second Ctrl-C
 kills what is left.
 
+The services run from sources (``python -m execlog_api``...) by default; ``--pex`` runs
+instead the PEX files that ``./pants package`` wrote under ``dist/`` (``--dist DIR``), with
+the command lines of the systemd units: exactly what is deployed.
+
 ``--demo N`` drives N executions through the API (records posted to each, with a progress
 bar), waits until everything is stored, reads every execution's logs back through the API
 and prints produced, stored, lost, duplicated, throughput and latency; the exit status is
@@ -39,6 +43,7 @@ from rich.table import Table
 from execlog_stack.errors import ProcessFailedError, StackError
 from execlog_stack.load import LoadDriver, LoadReport, check_order, compare
 from execlog_stack.ports import free_port, port_open
+from execlog_stack.services import Launcher
 from execlog_stack.stack import Stack, StackConfig
 
 DEFAULT_PORTS = {"api": 8000, "log-worker api": 8001, "flower": 5555}
@@ -165,6 +170,10 @@ def _print_urls(stack: Stack) -> None:
     table.add_column("where")
     for name, url in stack.urls().items():
         table.add_row(name, url)
+    launcher = stack.config.launcher
+    table.add_row(
+        "services from", "sources" if launcher.sources else " ".join(launcher.api + launcher.worker)
+    )
     table.add_row("process logs", str(stack.log_dir))
     table.add_row("api spool", str(stack.spool_dir))
     console.print(table)
@@ -255,6 +264,17 @@ def _stop(stack: Stack) -> None:
     show_default=True,
     help="Seconds to wait for every demo record to be stored.",
 )
+@click.option(
+    "--pex",
+    "from_pex",
+    is_flag=True,
+    help="Run the services' PEXes from --dist (what is deployed) instead of their sources.",
+)
+@click.option(
+    "--dist",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where `./pants package` wrote the PEXes [<repo>/dist].",
+)
 @click.option("--stay", is_flag=True, help="Keep running after --demo (until Ctrl-C).")
 @click.option(
     "--ephemeral",
@@ -282,6 +302,8 @@ def main(
     batch: int,
     demo_concurrency: int,
     drain_timeout: float,
+    from_pex: bool,
+    dist: Path | None,
     stay: bool,
     ephemeral: bool,
 ) -> None:
@@ -289,6 +311,9 @@ def main(
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGINT, _raise_interrupt)
     try:
+        launcher = (
+            Launcher.from_pex(dist or repo_root() / "dist") if from_pex else Launcher.from_sources()
+        )
         config = StackConfig(
             workdir=workdir or repo_root() / ".local" / "stack",
             database_url=database_url,
@@ -308,6 +333,7 @@ def main(
             reuse_databases=not (fresh or ephemeral),
             drop_databases=ephemeral,
             delete_keys=ephemeral,
+            launcher=launcher,
         )
         stack = Stack(config)
     except StackError as exc:

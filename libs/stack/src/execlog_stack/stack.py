@@ -122,6 +122,7 @@ class StackConfig:
     worker_stop_grace: float = 30.0
     drain_timeout: float = 30.0
     start_api: bool = True
+    launcher: services.Launcher = field(default_factory=services.Launcher.from_sources)
 
 
 class Stack(Lifecycle):
@@ -270,7 +271,7 @@ class Stack(Lifecycle):
             self._created_databases.append(name)
 
     def migrate(self) -> None:
-        """Run both services' migrations at once (``python -m ... migrate``)."""
+        """Run both services' migrations at once (each service's ``migrate`` command)."""
         infra = self.infra
         direct = services.Infra(
             redis_url=infra.redis_url,
@@ -283,7 +284,7 @@ class Stack(Lifecycle):
             ManagedProcess(
                 ProcessSpec(
                     name="migrate-api",
-                    argv=services.api_migrate_argv(),
+                    argv=services.api_argv(self.config.launcher, "migrate"),
                     env=self._env(services.api_env(direct, self._api_options())),
                     log_path=self.log_dir / "migrate-api.log",
                 )
@@ -291,7 +292,7 @@ class Stack(Lifecycle):
             ManagedProcess(
                 ProcessSpec(
                     name="migrate-log-worker",
-                    argv=services.worker_migrate_argv(),
+                    argv=services.worker_argv(self.config.launcher, "migrate"),
                     env=self._env(services.worker_env(direct)),
                     log_path=self.log_dir / "migrate-log-worker.log",
                 )
@@ -314,7 +315,11 @@ class Stack(Lifecycle):
             )
 
     def _env(self, overrides: Mapping[str, str]) -> dict[str, str]:
-        return python_env(overrides, base=_scrubbed_environ())
+        if self.config.launcher.sources:
+            return python_env(overrides, base=_scrubbed_environ())
+        # A PEX carries its own code: nothing of this process's path may leak into it.
+        base = {k: v for k, v in _scrubbed_environ().items() if not k.startswith("PYTHON")}
+        return {**base, "PYTHONUNBUFFERED": "1", **overrides}
 
     def _api_options(self) -> services.ApiOptions:
         cfg = self.config
@@ -332,7 +337,7 @@ class Stack(Lifecycle):
         opts = self._api_options()
         return ProcessSpec(
             name="api",
-            argv=services.api_serve_argv(opts),
+            argv=services.api_argv(self.config.launcher, "serve"),
             env=self._env({**services.api_env(self.infra, opts), **(env or {})}),
             log_path=self.log_dir / "api.log",
             ready=http_ready(f"{self.api_url}/readyz"),
@@ -360,7 +365,7 @@ class Stack(Lifecycle):
         )
         return ProcessSpec(
             name=f"worker-{seq}",
-            argv=services.worker_argv(opts),
+            argv=services.worker_argv(self.config.launcher, "worker"),
             env=self._env(services.worker_env(self.worker_infra, opts)),
             log_path=self.log_dir / f"worker-{seq}.log",
             ready=self._celery_ping(node),
@@ -383,8 +388,13 @@ class Stack(Lifecycle):
         """How log-worker's HTTP API runs."""
         return ProcessSpec(
             name="log-worker-api",
-            argv=services.worker_api_argv(self.config.host, self.worker_api_port),
-            env=self._env(services.worker_env(self.worker_infra, self._worker_options())),
+            argv=services.worker_argv(self.config.launcher, "api"),
+            env=self._env(
+                {
+                    **services.worker_env(self.worker_infra, self._worker_options()),
+                    **services.worker_api_env(self.config.host, self.worker_api_port),
+                }
+            ),
             log_path=self.log_dir / "log-worker-api.log",
             ready=http_ready(f"{self.worker_api_url}/readyz"),
             ready_timeout=self.config.ready_timeout,
@@ -396,11 +406,13 @@ class Stack(Lifecycle):
         assert self.flower_port is not None
         return ProcessSpec(
             name="flower",
-            argv=services.flower_argv(self.config.host, self.flower_port),
+            argv=services.worker_argv(self.config.launcher, "flower"),
             env=self._env(
                 {
                     **services.worker_env(self.worker_infra, self._worker_options()),
-                    "FLOWER_BASIC_AUTH": self.config.flower_basic_auth,
+                    **services.flower_env(
+                        self.config.host, self.flower_port, self.config.flower_basic_auth
+                    ),
                 }
             ),
             log_path=self.log_dir / "flower.log",
