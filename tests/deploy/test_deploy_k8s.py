@@ -9,7 +9,6 @@ config and secret references agree with each other and with the services.
 
 from __future__ import annotations
 
-import copy
 import re
 import shutil
 import subprocess
@@ -31,6 +30,7 @@ from deploy_testkit import (
     parse_cli,
     service_of_image,
 )
+from kustomize_merge import strategic_merge
 from pydantic_settings import BaseSettings
 
 K8S = REPO / "deploy" / "k8s"
@@ -59,25 +59,6 @@ def kustomization(directory: Path) -> Doc:
 
 def key_of(doc: Doc) -> tuple[str, str]:
     return doc["kind"], doc["metadata"]["name"]
-
-
-def strategic_merge(base: Any, patch: Any) -> Any:
-    """Enough of kubectl's strategic merge for our patches: maps merge, named lists by name."""
-    if isinstance(base, dict) and isinstance(patch, dict):
-        merged = dict(base)
-        for key, value in patch.items():
-            merged[key] = strategic_merge(base[key], value) if key in base else value
-        return merged
-    if (
-        isinstance(base, list)
-        and isinstance(patch, list)
-        and all(isinstance(i, dict) and "name" in i for i in [*base, *patch])
-    ):
-        by_name = {item["name"]: item for item in base}
-        out = [strategic_merge(by_name[i["name"]], i) if i["name"] in by_name else i for i in patch]
-        patched = {i["name"] for i in patch}
-        return [i for i in base if i["name"] not in patched] + out
-    return copy.deepcopy(patch)
 
 
 def images_in(doc: Doc) -> Iterator[dict[str, Any]]:
