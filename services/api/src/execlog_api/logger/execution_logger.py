@@ -372,7 +372,7 @@ class ExecutionLogger:
             m.send_seconds.observe(time.perf_counter() - started)
             m.batch_records.observe(len(batch.records))
             if route is Route.REJECTED:
-                m.batches_rejected.inc()
+                m.batches_refused.inc()
                 m.fallbacks.labels(target="http").inc()
             elif route is Route.SPOOL:
                 self._count_spooled(len(batch.records), "send_failed")
@@ -385,7 +385,7 @@ class ExecutionLogger:
                     m.fallbacks.labels(target="http").inc()
                 elif not broker_was_ok:
                     state.next_replay = self._clock()
-            m.broker_up.set(1 if chain.broker_breaker.ok else 0)
+            m.broker_publish_ok.set(1 if chain.broker_breaker.ok else 0)
         finally:
             state.buffer.done(taken)
             m.buffer_depth.set(state.buffer.depth)
@@ -414,7 +414,7 @@ class ExecutionLogger:
         def send(batch: LogBatch) -> None:
             route = chain.send_network(batch)
             if route is Route.REJECTED:
-                m.batches_rejected.inc()
+                m.batches_refused.inc()
                 return
             m.batches_sent.labels(route=route.value, origin="replay").inc()
             m.records_sent.labels(route=route.value, origin="replay").inc(len(batch.records))
@@ -431,7 +431,7 @@ class ExecutionLogger:
         if result.corrupt_lines:
             m.spool_corrupt_lines.inc(result.corrupt_lines)
             _log.error("execlog_spool_corrupt_lines", lines=result.corrupt_lines)
-        m.broker_up.set(1 if chain.broker_breaker.ok else 0)
+        m.broker_publish_ok.set(1 if chain.broker_breaker.ok else 0)
         more = result.stopped_by_error is None and result.batches >= (
             self.config.replay_batches_per_round
         )

@@ -26,9 +26,9 @@ class LoggerMetrics:
             ["route", "origin"],
             registry=r,
         )
-        self.batches_rejected = Counter(
-            "execlog_batches_rejected",
-            "Batches log-worker refused as invalid (422; kept there as dead letters)",
+        self.batches_refused = Counter(
+            "execlog_batches_refused",
+            "Batches log-worker's HTTP ingest refused as invalid (422; kept there as dead letters)",
             registry=r,
         )
         self.send_failures = Counter(
@@ -78,8 +78,10 @@ class LoggerMetrics:
         self.spool_pending_files = Gauge(
             "execlog_spool_pending_files", "Spool files not yet replayed", registry=r
         )
-        self.broker_up = Gauge(
-            "execlog_broker_up", "1 when the last broker publish succeeded, else 0", registry=r
+        self.broker_publish_ok = Gauge(
+            "execlog_broker_publish_ok",
+            "1 when the last publish to the broker succeeded, else 0",
+            registry=r,
         )
         self.batch_records = Histogram(
             "execlog_batch_records",
@@ -93,7 +95,7 @@ class LoggerMetrics:
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=r,
         )
-        self.broker_up.set(1)
+        self.broker_publish_ok.set(1)
         for route in ("broker", "http"):
             for origin in ("live", "replay"):
                 self.batches_sent.labels(route=route, origin=origin)
