@@ -31,12 +31,12 @@ from execlog_api.engine.runners import HttpRunner, default_runners
 from execlog_api.logger.execution_logger import ExecutionLogger
 from execlog_api.logger.setup import logger_from_settings
 from execlog_api.logger.singleton import set_execution_logger
-from execlog_api.logging_config import configure_logging
 from execlog_api.routers import executions, health, logs
 from execlog_api.runtime import freeze_gc, unfreeze_gc
 from execlog_api.settings import Settings, get_settings
 from execlog_db.engine import create_engine
 from execlog_schema.sanitize import clean_json
+from execlog_service.log_setup import configure_logging
 
 _log = structlog.get_logger("execlog_api.app")
 BODY_PARSE_ERROR = "There was an error parsing the body"

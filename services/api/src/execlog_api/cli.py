@@ -73,7 +73,7 @@ def serve(
 
     import uvicorn
 
-    from execlog_api.logging_config import configure_logging
+    from execlog_service.log_setup import configure_logging
 
     configure_logging(settings.log_format, settings.log_level)
     if run_migrations:
