@@ -32,7 +32,7 @@ DOCS = {"en": REPO / "docs" / "operations.md", "zh": REPO / "docs" / "operations
 DATABASE_NAMES = frozenset({"execlog_api", "execlog_logs"})
 HEADERS = {"en": ("Variable", "Default", "Meaning"), "zh": ("变量", "默认值", "说明")}
 UNSET = "—"
-# Sections every version has, in this order (the guide's, made true for this code).
+# Sections every version has, in this order.
 SECTIONS = {
     "en": [
         "Overview",
@@ -80,7 +80,7 @@ NOT_SETTINGS = frozenset(
         "SENTINEL_MASTER_NAME",
         "SENTINEL_MASTER_HOST",
         "SENTINEL_QUORUM",
-        # Celery's and the guide's names, quoted as such.
+        # Redis commands and replies, and other upper-case words the docs quote.
         "LLEN",
         "PONG",
         "NOAUTH",
@@ -205,7 +205,7 @@ def headings(lang: str, level: int) -> list[str]:
 
 
 @pytest.mark.parametrize("lang", sorted(DOCS))
-def test_sections_are_the_guides_in_order(lang: str) -> None:
+def test_sections_are_in_order(lang: str) -> None:
     found = headings(lang, 2)
     positions = []
     for section in SECTIONS[lang]:
