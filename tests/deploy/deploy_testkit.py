@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import click
 import pytest
-from pydantic import AliasChoices, BaseModel
+from pydantic import AliasChoices, BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
@@ -93,6 +93,40 @@ def env_names(cls: type[BaseSettings]) -> set[str]:
             for base in bases:
                 names.update(f"{base}{delimiter}{sub}".upper() for sub in annotation.model_fields)
     return names
+
+
+def settings_rows(cls: type[BaseSettings]) -> list[tuple[str, object]]:
+    """(environment variable, default) of every setting, nested models expanded, in order."""
+    delimiter = cls.model_config.get("env_nested_delimiter")
+    rows: list[tuple[str, object]] = []
+    for name, field in cls.model_fields.items():
+        env = env_bases(cls, name, field)[0]
+        default = field.get_default(call_default_factory=True)
+        annotation = field.annotation
+        if delimiter and isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            for sub in annotation.model_fields:
+                rows.append((f"{env}{delimiter}{sub}".upper(), getattr(default, sub)))
+        else:
+            rows.append((env, default))
+    return rows
+
+
+UNSET = "—"
+"""How the docs write the default of a setting that is unset by default."""
+
+
+def format_default(value: object) -> str:
+    """How the docs write a default: the environment value that means it, in backticks."""
+    if value is None:
+        return UNSET
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if isinstance(value, bool):
+        return "`true`" if value else "`false`"
+    if isinstance(value, tuple | list):
+        value = ",".join(str(v) for v in value)
+    text = str(value)
+    return f"`{text}`" if text else '`""`'
 
 
 def load_settings(

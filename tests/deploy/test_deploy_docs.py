@@ -20,19 +20,18 @@ from deploy_testkit import (
     REPO,
     SERVICES,
     WORK_TREE,
-    env_bases,
+    format_default,
     parse_cli,
     settings_class,
+    settings_rows,
 )
 from prometheus_client import REGISTRY, CollectorRegistry
-from pydantic import BaseModel, SecretStr
 from pydantic_settings import BaseSettings
 
 DOCS = {"en": REPO / "docs" / "operations.md", "zh": REPO / "docs" / "operations.zh-CN.md"}
 DATABASE_NAMES = frozenset({"execlog_api", "execlog_logs"})
 HEADERS = {"en": ("Variable", "Default", "Meaning"), "zh": ("变量", "默认值", "说明")}
-UNSET = "—"
-# Sections every version has, in this order (the guide's, made true for this code).
+# Sections every version has, in this order.
 SECTIONS = {
     "en": [
         "Overview",
@@ -80,7 +79,7 @@ NOT_SETTINGS = frozenset(
         "SENTINEL_MASTER_NAME",
         "SENTINEL_MASTER_HOST",
         "SENTINEL_QUORUM",
-        # Celery's and the guide's names, quoted as such.
+        # Redis commands and replies, and other upper-case words the docs quote.
         "LLEN",
         "PONG",
         "NOAUTH",
@@ -119,36 +118,6 @@ NOT_SETTINGS = frozenset(
 
 
 # --- settings ----------------------------------------------------------------------------------
-
-
-def settings_rows(cls: type[BaseSettings]) -> list[tuple[str, object]]:
-    """(environment variable, default) of every setting, nested models expanded, in order."""
-    delimiter = cls.model_config.get("env_nested_delimiter")
-    rows: list[tuple[str, object]] = []
-    for name, field in cls.model_fields.items():
-        env = env_bases(cls, name, field)[0]
-        default = field.get_default(call_default_factory=True)
-        annotation = field.annotation
-        if delimiter and isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            for sub in annotation.model_fields:
-                rows.append((f"{env}{delimiter}{sub}".upper(), getattr(default, sub)))
-        else:
-            rows.append((env, default))
-    return rows
-
-
-def format_default(value: object) -> str:
-    """How a default is written in the tables (as the env var value that means it)."""
-    if value is None:
-        return UNSET
-    if isinstance(value, SecretStr):
-        value = value.get_secret_value()
-    if isinstance(value, bool):
-        return "`true`" if value else "`false`"
-    if isinstance(value, tuple | list):
-        value = ",".join(str(v) for v in value)
-    text = str(value)
-    return f"`{text}`" if text else '`""`'
 
 
 def render_table(cls: type[BaseSettings], meanings: dict[str, str], lang: str) -> str:
@@ -205,7 +174,7 @@ def headings(lang: str, level: int) -> list[str]:
 
 
 @pytest.mark.parametrize("lang", sorted(DOCS))
-def test_sections_are_the_guides_in_order(lang: str) -> None:
+def test_sections_are_in_order(lang: str) -> None:
     found = headings(lang, 2)
     positions = []
     for section in SECTIONS[lang]:
