@@ -134,6 +134,10 @@ def worker(
 ) -> None:
     """Run the Celery worker (prefork). Unknown options are passed to `celery worker`."""
     settings = _settings()
+    # Before anything imports prometheus_client: its multiprocess mode reads the folder then.
+    metrics_dir = (
+        _prepare_metrics_dir(settings) if settings.worker_metrics_port is not None else None
+    )
     from execlog_schema.wire import QUEUE_NAME
     from execlog_worker.celery_app import create_app, parse_worker_argv
 
@@ -164,9 +168,6 @@ def worker(
     if preflight("worker", checks, check_only):
         return
 
-    metrics_dir = (
-        _prepare_metrics_dir(settings) if settings.worker_metrics_port is not None else None
-    )
     _logging(settings, loglevel, logfile)
     from execlog_worker.logconfig import get_logger
 
