@@ -265,15 +265,6 @@ class ManagedProcess(Lifecycle):
         return f"<ManagedProcess {self.name} pid={pid} {state}>"
 
 
-def start_all(processes: Sequence[ManagedProcess], *, timeout: float | None = None) -> None:
-    """Start every process, then wait until all are ready (they boot in parallel)."""
-    for proc in processes:
-        if not proc.running:
-            proc.start()
-    for proc in processes:
-        proc.wait_ready(timeout)
-
-
 def stop_all(processes: Sequence[ManagedProcess], grace: float | None = None) -> None:
     """SIGTERM all at once, then wait for each (SIGKILL after its grace)."""
     for proc in processes:
@@ -287,31 +278,3 @@ def stop_all(processes: Sequence[ManagedProcess], grace: float | None = None) ->
             errors.append(exc)
     if errors:
         raise errors[0]
-
-
-def run_checked(
-    name: str, argv: Sequence[str], env: Mapping[str, str], log_path: Path, timeout: float = 120.0
-) -> None:
-    """Run a one-shot command (migrations); raise ProcessFailedError with its output on failure."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as log:
-        log.write(f"\n=== run {name}: {' '.join(argv)}\n".encode())
-        log.flush()
-        proc = subprocess.Popen(
-            list(argv),
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            code = proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            code = None
-    if code != 0:
-        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-40:])
-        status = "timed out" if code is None else f"exited with status {code}"
-        raise ProcessFailedError(f"{name} {status} (log: {log_path})", tail)

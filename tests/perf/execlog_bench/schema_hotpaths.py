@@ -1,4 +1,4 @@
-"""Micro-benchmark of the contract's hot paths: ``python -m execlog_schema.bench``.
+"""Micro-benchmark of execlog_schema's hot paths: ``python -m execlog_bench.schema_hotpaths``.
 
 Measures, per record, for batches of ``--records`` typical records (best of ``--repeat``
 rounds, each round timing every operation in turn, so load drift hits them alike):
@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 import pydantic
 
-from execlog_schema._version import __version__
+from execlog_schema import __version__
 from execlog_schema.builder import make_producer, new_batch, new_record
 from execlog_schema.codec import batch_to_wire, decode_batch, encode_batch
 from execlog_schema.models import LogBatch, LogLevel, Producer
@@ -125,7 +125,9 @@ def run(records: int = 50, loops: int = 200, repeat: int = 5, clock: str = "cpu"
 
 def main(argv: list[str] | None = None) -> int:
     """Print the figures as a Markdown table."""
-    parser = argparse.ArgumentParser(prog="python -m execlog_schema.bench", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m execlog_bench.schema_hotpaths", description=__doc__
+    )
     parser.add_argument("--records", type=int, default=50, help="records per batch (50)")
     parser.add_argument("--loops", type=int, default=200, help="calls per timing run (200)")
     parser.add_argument("--repeat", type=int, default=5, help="timing runs, best kept (5)")

@@ -1,6 +1,6 @@
-"""Measure the two write paths (unnest vs COPY) on a throwaway database.
+"""The log-worker's two write methods (unnest vs COPY) on a throwaway database.
 
-    python -m execlog_worker.bench --batches 200 --batch-size 50 --rounds 3
+    python -m execlog_bench.write_methods --batches 200 --batch-size 50 --rounds 3
 
 Creates a database on DATABASE_URL's server, migrates it, writes the same workload with each
 method in alternating rounds (fresh records each time), prints rows/s, drops the database.
