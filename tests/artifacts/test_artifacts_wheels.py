@@ -203,27 +203,6 @@ assert transport.driver_name == "redis", transport.driver_name
 connection.release()
 """
 
-STACK_CHECK = """
-import pathlib
-import sys
-import tempfile
-
-from execlog_stack import load, process, services, stack
-from execlog_stack.ports import free_port
-
-port = free_port()
-assert 1024 <= port <= 65535, port
-assert free_port() != port
-with tempfile.TemporaryDirectory() as tmp:
-    config = stack.StackConfig(workdir=pathlib.Path(tmp), workers=2)
-    assert config.workers == 2 and config.host == "127.0.0.1" and config.api_token, config
-assert services.module_argv(services.API_MODULE, "migrate") == [
-    sys.executable, "-m", "execlog_api", "migrate"
-]
-assert callable(process.ManagedProcess) and callable(load.LoadDriver)
-"""
-
-
 SERVICE_CHECK = """
 import json
 import logging
@@ -277,7 +256,6 @@ LIBRARIES = [
     Library("execlog-schema", SCHEMA_CHECK),
     Library("execlog-db", DB_CHECK),
     Library("execlog-broker", BROKER_CHECK),
-    Library("execlog-stack", STACK_CHECK),
     Library("execlog-service", SERVICE_CHECK),
 ]
 BY_DIST = {lib.dist: lib for lib in LIBRARIES}
