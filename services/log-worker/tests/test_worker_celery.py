@@ -48,9 +48,7 @@ async def test_worker_celery_consumes_rejects_and_survives_db_outage(
     broker = BrokerClient(settings.broker_url, settings.broker_key_prefix)
     # The API publishes text bodies (execlog_broker's body_encoding); older producers and
     # kombu's default use base64. Every message names its own, so a queue may hold both.
-    text_broker = BrokerClient(
-        settings.broker_url, settings.broker_key_prefix, body_encoding="utf-8"
-    )
+    text_broker = BrokerClient(settings.broker_url, settings.broker_key_prefix, text_body=True)
     conn = await asyncpg.connect(settings.asyncpg_dsn)
 
     try:

@@ -12,11 +12,10 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from typing import Any
 
 import redis
-from celery import Celery
 
+from execlog_broker.celery_factory import make_celery_app
 from execlog_schema.wire import QUEUE_NAME, TASK_NAME
 
 
@@ -29,26 +28,19 @@ class BrokerClient:
         key_prefix: str,
         *,
         name: str = "execlog-stack",
-        body_encoding: str | None = None,
+        text_body: bool = False,
     ) -> None:
-        """``body_encoding``: kombu's ``body_encoding`` transport option; None = its base64."""
+        """``text_body=False`` publishes the way stock Celery does (base64 bodies)."""
         self.redis_url = redis_url
         self.key_prefix = key_prefix
-        self.app = Celery(name, broker=redis_url, set_as_current=False)
-        transport: dict[str, Any] = {"socket_connect_timeout": 2, "socket_timeout": 5}
-        if key_prefix:
-            transport["global_keyprefix"] = key_prefix
-        if body_encoding is not None:
-            transport["body_encoding"] = body_encoding
-        self.app.conf.update(
-            broker_transport_options=transport,
+        self.app = make_celery_app(
+            name,
+            redis_url,
+            key_prefix=key_prefix,
+            text_body=text_body,
+            transport={"socket_connect_timeout": 2, "socket_timeout": 5},
             broker_connection_retry_on_startup=False,
             broker_connection_max_retries=1,
-            accept_content=["json"],
-            task_serializer="json",
-            result_serializer="json",
-            task_ignore_result=True,
-            task_default_queue=QUEUE_NAME,
         )
 
     def ping(self, node: str, timeout: float = 0.5) -> bool:

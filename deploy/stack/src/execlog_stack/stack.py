@@ -35,6 +35,7 @@ import redis
 from sqlalchemy.engine import make_url
 
 from execlog_db.admin import create_database, database_exists, database_url_for, drop_database
+from execlog_schema.wire import QUEUE_NAME
 from execlog_stack import services
 from execlog_stack.broker import BrokerClient
 from execlog_stack.errors import ProcessFailedError, StackError
@@ -53,7 +54,6 @@ from execlog_stack.redis_server import RedisServer, redis_answers
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-QUEUE_NAME = "logs"
 SCRUBBED_ENV_PREFIXES: tuple[str, ...] = (
     "DATABASE_URL",
     "REDIS_",
