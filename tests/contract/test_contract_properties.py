@@ -23,7 +23,7 @@ from execlog_schema.codec import batch_to_wire
 from execlog_schema.limits import MAX_ATTEMPT, MAX_MESSAGE_CHARS
 from execlog_schema.models import LogBatch, LogLevel, LogRecord
 from execlog_schema.wire import register_kombu_json
-from execlog_worker.ingest import ingest
+from execlog_worker.ingest.batch import ingest
 
 pytestmark = pytest.mark.timeout(120)
 
