@@ -21,7 +21,7 @@ from execlog_api.engine.runners import (
     StepContext,
     StepError,
 )
-from execlog_api.engine.steps import STEP_ADAPTER, EchoStep, FailStep, HttpStep, SleepStep
+from execlog_api.step_specs import STEP_ADAPTER, EchoStep, FailStep, HttpStep, SleepStep
 from execlog_api.logger.execution_logger import ExecutionLogger
 from execlog_schema.models import LogLevel, LogRecord
 

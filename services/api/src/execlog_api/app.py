@@ -33,7 +33,7 @@ from execlog_api.logger.setup import logger_from_settings
 from execlog_api.logger.singleton import set_execution_logger
 from execlog_api.logging_config import configure_logging
 from execlog_api.routers import executions, health, logs
-from execlog_api.runtime import freeze_gc, unfreeze_gc
+from execlog_api.gc_tuning import freeze_gc, unfreeze_gc
 from execlog_api.settings import Settings, get_settings
 from execlog_db.engine import create_engine
 from execlog_schema.sanitize import clean_json

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from execlog_api.engine.steps import EchoStep, FailStep, HttpStep, SleepStep
+from execlog_api.step_specs import EchoStep, FailStep, HttpStep, SleepStep
 from execlog_api.logger.execution_logger import ExecutionLog, ExecutionLogger
 from execlog_schema.models import LogLevel
 
