@@ -16,8 +16,7 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
-from execlog_api.logger.execution_logger import LoggerConfig
-from execlog_api.logger.transport import (
+from execlog_api.logger.delivery.chain import (
     BrokerOptions,
     CelerySender,
     DeliveryChain,
@@ -25,6 +24,7 @@ from execlog_api.logger.transport import (
     HttpFallback,
     make_celery_app,
 )
+from execlog_api.logger.execution_logger import LoggerConfig
 from execlog_schema.limits import MAX_MESSAGE_CHARS, MAX_PAYLOAD_BYTES
 from execlog_schema.models import SCHEMA_MAJOR, LogLevel, LogRecord
 from execlog_schema.wire import CONTENT_TYPE, QUEUE_NAME, TASK_NAME

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kombu import serialization
 
+from execlog_api.logger.delivery.chain import DeliveryChain, DiskSpool
 from execlog_api.logger.execution_logger import LoggerConfig
-from execlog_api.logger.transport import DeliveryChain, DiskSpool
 from execlog_schema.codec import batch_to_wire
 from execlog_schema.limits import MAX_ATTEMPT, MAX_MESSAGE_CHARS
 from execlog_schema.models import LogBatch, LogLevel, LogRecord

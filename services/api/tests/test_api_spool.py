@@ -12,7 +12,7 @@ import httpx
 import pytest
 from api_testkit import FakeSender, small_batch
 
-from execlog_api.logger.transport import (
+from execlog_api.logger.delivery.chain import (
     Breaker,
     DeliveryChain,
     DeliveryError,

@@ -30,7 +30,7 @@ from multiprocessing.process import BaseProcess
 
 import structlog
 
-from execlog_api.logger.transport import BrokerOptions, CelerySender, DeliveryError
+from execlog_api.logger.delivery.chain import BrokerOptions, CelerySender, DeliveryError
 from execlog_schema.codec import encode_batch
 from execlog_schema.models import LogBatch
 
