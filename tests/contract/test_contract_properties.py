@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kombu import serialization
 
-from execlog_api.logger.delivery.chain import DeliveryChain, DiskSpool
+from execlog_api.logger.delivery.chain import DeliveryChain
+from execlog_api.logger.delivery.spool import DiskSpool
 from execlog_api.logger.execution_logger import LoggerConfig
 from execlog_schema.codec import batch_to_wire
 from execlog_schema.limits import MAX_ATTEMPT, MAX_MESSAGE_CHARS

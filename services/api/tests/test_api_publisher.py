@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from api_testkit import queued_messages, small_batch, task_batches
 
-from execlog_api.logger.delivery.chain import BrokerOptions, DeliveryError
+from execlog_api.logger.delivery.celery_sender import BrokerOptions
+from execlog_api.logger.delivery.errors import DeliveryError
 from execlog_api.logger.delivery.publisher_process import PublisherProcess, frame, unframe
 from execlog_schema.wire import QUEUE_NAME
 from execlog_stack.ports import free_port
@@ -133,7 +134,7 @@ EXIT_WITHOUT_CLOSE = """
 import sys
 import time
 from execlog_api.logger.delivery.publisher_process import PublisherProcess
-from execlog_api.logger.delivery.chain import BrokerOptions
+from execlog_api.logger.delivery.celery_sender import BrokerOptions
 publisher = PublisherProcess(BrokerOptions(url=sys.argv[1], key_prefix=sys.argv[2]))
 print(publisher.pid, flush=True)
 time.sleep(1)  # the child is in its read loop by now

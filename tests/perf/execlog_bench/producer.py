@@ -20,13 +20,9 @@ from typing import Any
 import orjson
 import redis
 
-from execlog_api.logger.delivery.chain import (
-    BatchSender,
-    BrokerOptions,
-    CelerySender,
-    DeliveryChain,
-    DiskSpool,
-)
+from execlog_api.logger.delivery.celery_sender import BrokerOptions, CelerySender
+from execlog_api.logger.delivery.chain import BatchSender, DeliveryChain
+from execlog_api.logger.delivery.spool import DiskSpool
 from execlog_api.logger.execution_logger import ExecutionLogger, LoggerConfig
 from execlog_bench.data import Shapes
 from execlog_schema.models import LogBatch

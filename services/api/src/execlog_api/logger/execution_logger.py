@@ -35,7 +35,8 @@ import structlog
 
 from execlog_api._version import __version__
 from execlog_api.logger.buffer import LogBuffer, Taken
-from execlog_api.logger.delivery.chain import DeliveryChain, Route, SpoolError
+from execlog_api.logger.delivery.chain import DeliveryChain, Route
+from execlog_api.logger.delivery.errors import SpoolError
 from execlog_api.logger.hygiene import Redactor
 from execlog_api.logger.metrics import LoggerMetrics
 from execlog_api.settings import DEFAULT_REDACT_KEYS
