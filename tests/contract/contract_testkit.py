@@ -11,13 +11,14 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
+from execlog_api.logger.delivery.chain import DeliveryChain
 from execlog_api.logger.execution_logger import ExecutionLogger, LoggerConfig
-from execlog_api.logger.transport import DeliveryChain
 from execlog_schema.jsonschema_export import validator
 from execlog_schema.models import LogBatch, LogRecord
-from execlog_worker.db import create_pool, migrate
+from execlog_worker.ingest.pool import create_pool
+from execlog_worker.ingest.writer import LogWriter, raw_to_text
+from execlog_worker.ops.schema import migrate
 from execlog_worker.settings import Settings
-from execlog_worker.writer import LogWriter, raw_to_text
 
 SchemaValidatorFactory = Callable[[int], Draft202012Validator]
 SenderFactory = Callable[..., "RecordingSender"]
@@ -76,7 +77,7 @@ class MemoryWriter:
         self.rejects: list[tuple[str, str]] = []
 
     async def write_batches(self, batches: list[LogBatch]) -> Any:
-        from execlog_worker.writer import WriteResult
+        from execlog_worker.ingest.writer import WriteResult
 
         self.batches.extend(batches)
         total = sum(len(b.records) for b in batches)

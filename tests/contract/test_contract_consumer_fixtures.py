@@ -13,8 +13,8 @@ import pytest
 from execlog_schema.codec import SUPPORTED_MAJORS, decode_batch
 from execlog_schema.fixtures import Fixture, fixture_majors, iter_invalid, iter_valid
 from execlog_schema.models import LogBatch
-from execlog_worker.ingest import ingest
-from execlog_worker.writer import LogWriter
+from execlog_worker.ingest.batch import ingest
+from execlog_worker.ingest.writer import LogWriter
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -17,13 +17,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kombu import serialization
 
+from execlog_api.logger.delivery.chain import DeliveryChain
+from execlog_api.logger.delivery.spool import DiskSpool
 from execlog_api.logger.execution_logger import LoggerConfig
-from execlog_api.logger.transport import DeliveryChain, DiskSpool
 from execlog_schema.codec import batch_to_wire
 from execlog_schema.limits import MAX_ATTEMPT, MAX_MESSAGE_CHARS
 from execlog_schema.models import LogBatch, LogLevel, LogRecord
 from execlog_schema.wire import register_kombu_json
-from execlog_worker.ingest import ingest
+from execlog_worker.ingest.batch import ingest
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -26,8 +26,9 @@ from pydantic import SecretStr
 from execlog_api.app import create_app
 from execlog_api.db.migrate import migrate
 from execlog_api.deps import Services
+from execlog_api.logger.delivery.chain import DeliveryChain
+from execlog_api.logger.delivery.spool import DiskSpool
 from execlog_api.logger.execution_logger import ExecutionLogger, LoggerConfig
-from execlog_api.logger.transport import DeliveryChain, DiskSpool
 from execlog_api.settings import Settings
 from execlog_db.engine import PoolSettings
 from execlog_schema.builder import make_producer, new_batch, new_record

@@ -17,9 +17,12 @@ import httpx
 import pytest
 from api_testkit import queued_messages, task_batches
 
+from execlog_api.logger.delivery.celery_sender import CelerySender
+from execlog_api.logger.delivery.chain import DeliveryChain
+from execlog_api.logger.delivery.http_fallback import HttpFallback
+from execlog_api.logger.delivery.spool import DiskSpool
 from execlog_api.logger.execution_logger import ExecutionLogger, LoggerConfig
 from execlog_api.logger.setup import broker_options, logger_from_settings
-from execlog_api.logger.transport import CelerySender, DeliveryChain, DiskSpool, HttpFallback
 from execlog_api.settings import Settings
 from execlog_schema.codec import decode_batch
 from execlog_schema.wire import QUEUE_NAME, TASK_NAME

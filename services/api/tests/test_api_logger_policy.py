@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from api_testkit import FakeSender
 
+from execlog_api.logger.delivery.chain import DeliveryChain
+from execlog_api.logger.delivery.spool import DiskSpool
 from execlog_api.logger.execution_logger import ExecutionLogger, LoggerConfig
-from execlog_api.logger.transport import DeliveryChain, DiskSpool
 from execlog_schema.limits import MAX_RECORDS_PER_BATCH
 
 MakeLogger = Callable[..., tuple[ExecutionLogger, FakeSender]]

@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 import pytest
 from pydantic import ValidationError
 
+from execlog_api.logger.delivery.celery_sender import make_celery_app
 from execlog_api.logger.setup import broker_options, chain_from_settings, logger_config
-from execlog_api.logger.transport import make_celery_app
 from execlog_api.settings import DEFAULT_REDACT_KEYS, Settings
 
 ENV_NAMES = (

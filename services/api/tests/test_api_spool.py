@@ -12,16 +12,10 @@ import httpx
 import pytest
 from api_testkit import FakeSender, small_batch
 
-from execlog_api.logger.transport import (
-    Breaker,
-    DeliveryChain,
-    DeliveryError,
-    DiskSpool,
-    HttpFallback,
-    Route,
-    SpoolError,
-    WorkerRejectedError,
-)
+from execlog_api.logger.delivery.chain import Breaker, DeliveryChain, Route
+from execlog_api.logger.delivery.errors import DeliveryError, SpoolError, WorkerRejectedError
+from execlog_api.logger.delivery.http_fallback import HttpFallback
+from execlog_api.logger.delivery.spool import DiskSpool
 from execlog_schema.codec import decode_batch
 from execlog_schema.models import LogBatch
 

@@ -19,8 +19,8 @@ from execlog_schema.codec import batch_to_wire, encode_batch
 from execlog_worker.api.app import create_app
 from execlog_worker.api.cursor import TailPosition
 from execlog_worker.api.queries import LogFilters, fetch_watermark, tail_poll
+from execlog_worker.ingest.writer import LogWriter
 from execlog_worker.settings import Settings
-from execlog_worker.writer import LogWriter
 
 
 @pytest.fixture()

@@ -16,7 +16,7 @@ from execlog_schema.codec import batch_to_wire
 from execlog_schema.wire import TASK_NAME
 from execlog_stack.broker import BrokerClient
 from execlog_stack.proxy import TcpProxy
-from execlog_worker.db import migrate
+from execlog_worker.ops.schema import migrate
 from execlog_worker.settings import Settings
 
 

@@ -88,7 +88,7 @@ def test_worker_cli_retention(env: dict[str, str], settings: Settings) -> None:
     assert runner.invoke(main, ["partitions", "ensure"]).exit_code == 0
 
     async def old_partition() -> None:
-        from execlog_worker.partitions import ensure_partitions
+        from execlog_worker.ops.partitions import ensure_partitions
 
         conn = await asyncpg.connect(settings.asyncpg_dsn)
         try:
@@ -110,9 +110,9 @@ def test_worker_cli_retention(env: dict[str, str], settings: Settings) -> None:
 def test_worker_cli_dlq_list_and_replay_after_fix(
     env: dict[str, str], settings: Settings, make_batch: Any
 ) -> None:
-    from execlog_worker.db import create_pool
-    from execlog_worker.ingest import dead_letter, ingest
-    from execlog_worker.writer import LogWriter
+    from execlog_worker.ingest.batch import dead_letter, ingest
+    from execlog_worker.ingest.pool import create_pool
+    from execlog_worker.ingest.writer import LogWriter
 
     runner = CliRunner()
     assert runner.invoke(main, ["migrate", "--skip-partitions"]).exit_code == 0

@@ -1,4 +1,4 @@
-"""Coalescing (execlog_worker.coalesce): one write for many queued messages, acks after it.
+"""Coalescing (execlog_worker.ingest.coalesce): one write for many queued messages, acks after it.
 
 The strategy is driven with a fake pool and fake messages (what Celery's consumer hands it);
 ``run_group`` (what a pool process runs) against a real database.
@@ -15,10 +15,10 @@ import orjson
 import pytest
 
 from execlog_schema.codec import batch_to_wire
-from execlog_worker import coalesce
-from execlog_worker.coalesce import ACK, FALLBACK, Item, run_group
-from execlog_worker.db import migrate
-from execlog_worker.runtime import ChildRuntime
+from execlog_worker.ingest import coalesce
+from execlog_worker.ingest.child_runtime import ChildRuntime
+from execlog_worker.ingest.coalesce import ACK, FALLBACK, Item, run_group
+from execlog_worker.ops.schema import migrate
 from execlog_worker.settings import Settings
 
 EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}

@@ -26,7 +26,7 @@ from execlog_schema.models import LogBatch
 from execlog_stack.broker import BrokerClient
 from execlog_stack.proxy import TcpProxy
 from execlog_stack.waiting import async_wait_for
-from execlog_worker.db import migrate
+from execlog_worker.ops.schema import migrate
 from execlog_worker.settings import Settings
 
 

@@ -19,7 +19,7 @@ from execlog_schema.wire import QUEUE_NAME, TASK_NAME
 from execlog_stack.errors import MissingBinaryError
 from execlog_stack.redis_server import RedisSentinel
 from execlog_worker.broker import async_redis_client, parse_sentinel_url, redis_client
-from execlog_worker.celery_app import celery_config, create_app
+from execlog_worker.ingest.celery_app import celery_config, create_app
 from execlog_worker.metrics import QueueLengthCollector
 from execlog_worker.settings import Settings
 

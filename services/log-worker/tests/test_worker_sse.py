@@ -19,8 +19,8 @@ from execlog_schema.builder import make_producer, new_batch, new_record
 from execlog_worker.api.app import create_app
 from execlog_worker.api.cursor import START
 from execlog_worker.api.queries import LogFilters, fetch_watermark, tail_poll
+from execlog_worker.ingest.writer import LogWriter
 from execlog_worker.settings import Settings
-from execlog_worker.writer import LogWriter
 
 
 @pytest.fixture()
@@ -167,7 +167,7 @@ async def test_worker_sse_unrelated_transactions_do_not_hold_readers_back(
 
 
 def _row(batch: Any) -> tuple[Any, ...]:
-    from execlog_worker.writer import batch_rows
+    from execlog_worker.ingest.writer import batch_rows
 
     rows, _ = batch_rows([batch])
     return rows[0]

@@ -11,11 +11,11 @@ import pytest
 from worker_testkit import fetch
 
 from execlog_schema.codec import batch_to_wire
-from execlog_worker.db import migrate
-from execlog_worker.runtime import ChildRuntime
+from execlog_worker.ingest.child_runtime import ChildRuntime
+from execlog_worker.ingest.tasks import Done, RetryLater, backoff, handle_message
+from execlog_worker.ingest.writer import LogWriter
+from execlog_worker.ops.schema import migrate
 from execlog_worker.settings import Settings
-from execlog_worker.tasks import Done, RetryLater, backoff, handle_message
-from execlog_worker.writer import LogWriter
 
 
 @pytest.fixture()

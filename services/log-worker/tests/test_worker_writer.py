@@ -13,8 +13,8 @@ import pytest
 from execlog_schema.builder import make_producer, new_batch, new_record
 from execlog_schema.codec import batch_to_wire
 from execlog_schema.limits import MAX_MESSAGE_CHARS, MAX_PAYLOAD_BYTES, MAX_RECORDS_PER_BATCH
-from execlog_worker.ingest import ingest
-from execlog_worker.writer import LogWriter
+from execlog_worker.ingest.batch import ingest
+from execlog_worker.ingest.writer import LogWriter
 
 
 async def _count(pool: asyncpg.Pool, table: str = "execution_logs") -> int:
@@ -128,7 +128,7 @@ async def test_worker_writer_garbage_is_dead_lettered(pool: asyncpg.Pool, raw: o
 async def test_worker_writer_default_partition_and_ensure_moves_rows(
     pool: asyncpg.Pool, make_batch: Any
 ) -> None:
-    from execlog_worker.partitions import ensure_partitions, list_partitions
+    from execlog_worker.ops.partitions import ensure_partitions, list_partitions
 
     far = datetime(2031, 5, 17, 12, tzinfo=UTC)
     batch = make_batch(3, created_at=far)
@@ -149,7 +149,7 @@ async def test_worker_writer_default_partition_and_ensure_moves_rows(
 async def test_worker_writer_retention_drops_old_partitions(
     pool: asyncpg.Pool, make_batch: Any
 ) -> None:
-    from execlog_worker.partitions import drop_older_than, ensure_partitions, list_partitions
+    from execlog_worker.ops.partitions import drop_older_than, ensure_partitions, list_partitions
 
     old_day = datetime.now(UTC) - timedelta(days=40)
     async with pool.acquire() as conn:

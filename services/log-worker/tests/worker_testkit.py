@@ -25,7 +25,8 @@ from execlog_schema.models import LogBatch
 from execlog_stack import ports
 from execlog_stack.proxy import TcpProxy
 from execlog_stack.waiting import async_wait_for
-from execlog_worker.db import create_pool, migrate
+from execlog_worker.ingest.pool import create_pool
+from execlog_worker.ops.schema import migrate
 from execlog_worker.settings import Settings
 
 API_TOKEN = "test-token-" + "x" * 16

@@ -19,8 +19,8 @@ COUNT_SQL = "SELECT count(*) FROM execution_logs"
 
 async def migrate_logs_db(url: str) -> None:
     """Apply log-worker's migrations and create the daily partitions around today."""
-    from execlog_worker.db import migrate
-    from execlog_worker.partitions import ensure_partitions
+    from execlog_worker.ops.partitions import ensure_partitions
+    from execlog_worker.ops.schema import migrate
     from execlog_worker.settings import Settings
 
     await migrate(Settings(database_url=url))

@@ -36,10 +36,10 @@ def best_of(fn: Callable[[], object], repeat: int) -> float:
 
 def measure(redis_url: str, repeat: int = 30) -> dict[str, Any]:
     """Best-of timings of each hot path."""
-    from execlog_api.logger.transport import BrokerOptions, CelerySender
+    from execlog_api.logger.delivery.celery_sender import BrokerOptions, CelerySender
     from execlog_schema.builder import new_batch
     from execlog_schema.codec import batch_to_wire, decode_batch
-    from execlog_worker.writer import batch_rows
+    from execlog_worker.ingest.writer import batch_rows
 
     prefix = f"execlog-bench-hot-{uuid.uuid4().hex[:8]}:"
     logger = make_logger(redis_url, prefix, buffer_size=10**7, flush_interval=3600.0)
@@ -70,7 +70,7 @@ def measure(redis_url: str, repeat: int = 30) -> dict[str, Any]:
     batch = new_batch(records, logger.producer)
     body = orjson.dumps([[batch_to_wire(batch)], {}, EMBED])
     try:
-        from execlog_worker.coalesce import decode_message
+        from execlog_worker.ingest.coalesce import decode_message
 
         def decode() -> object:
             return decode_message(body, "application/json", "utf-8")

@@ -170,7 +170,7 @@ def stop_worker(stack: Stack, proc: ManagedProcess) -> None:
 
 async def plain_copy_rate(url: str, rows: int, chunk: int = 5000) -> float:
     """Rows/s of plain binary COPY of ``rows`` log-shaped rows into an emptied execution_logs."""
-    from execlog_worker.writer import COLUMNS, batch_rows
+    from execlog_worker.ingest.writer import COLUMNS, batch_rows
 
     recs = data.records(rows)
     all_rows, _ = batch_rows(data.batches(recs, 500))

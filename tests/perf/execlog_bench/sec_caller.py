@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from execlog_api.runtime import freeze_gc, unfreeze_gc
+from execlog_api.gc_tuning import freeze_gc, unfreeze_gc
 from execlog_bench.data import Shapes
 from execlog_bench.db import reset_url
 from execlog_bench.producer import FlushLog, delete_prefix, make_logger

@@ -29,7 +29,7 @@ def run_section(
     """µs per message and per record of each step, median of ``runs`` timing runs."""
     from kombu.utils import json as kombu_json
 
-    from execlog_worker.writer import batch_rows
+    from execlog_worker.ingest.writer import batch_rows
 
     std_dumps: Callable[[Any], str] = kombu_json.dumps
     std_loads: Callable[[Any], Any] = kombu_json.loads

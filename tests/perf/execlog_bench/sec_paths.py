@@ -106,7 +106,7 @@ async def _time_path(url: str, rows: int, run: Path) -> float:
 
 async def run_section(url: str, *, rows: int, runs: int, slow_rows: int) -> dict[str, Any]:
     """Measure every path ``runs`` times; slow paths (ORM, one INSERT per row) on ``slow_rows``."""
-    from execlog_worker.writer import COLUMNS, UNNEST_SQL, LogWriter, batch_rows
+    from execlog_worker.ingest.writer import COLUMNS, UNNEST_SQL, LogWriter, batch_rows
 
     recs = data.records(rows)
     b500 = data.batches(recs, 500)

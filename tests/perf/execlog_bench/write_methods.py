@@ -18,10 +18,11 @@ import click
 from execlog_db.admin import create_database_async, database_url_for, drop_database_async
 from execlog_schema.builder import make_producer, new_batch, new_record
 from execlog_schema.models import LogBatch
-from execlog_worker.db import create_pool, migrate
-from execlog_worker.partitions import ensure_partitions
+from execlog_worker.ingest.pool import create_pool
+from execlog_worker.ingest.writer import LogWriter
+from execlog_worker.ops.partitions import ensure_partitions
+from execlog_worker.ops.schema import migrate
 from execlog_worker.settings import Settings, WriteMethod, get_settings
-from execlog_worker.writer import LogWriter
 
 
 def _workload(batches: int, size: int, executions: int) -> list[LogBatch]:

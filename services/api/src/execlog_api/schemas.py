@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from execlog_api.db.models import ExecutionStatus, StepStatus
-from execlog_api.engine.steps import TEXT, StepSpec
+from execlog_api.step_specs import TEXT, StepSpec
 from execlog_schema.limits import (
     MAX_ATTEMPT,
     MAX_COMPONENT_LEN,

@@ -60,8 +60,8 @@ def _logging(settings: Settings, level: str | None = None, logfile: str | None =
 
 def _run(settings: Settings, body: Callable[[Any], Awaitable[T]]) -> T:
     """Run ``body(pool)`` on a short-lived pool; a clear error if the database is unreachable."""
-    from execlog_worker.db import create_pool
     from execlog_worker.errors import describe
+    from execlog_worker.ingest.pool import create_pool
 
     async def main() -> T:
         pool = await create_pool(settings, role="cli")
@@ -139,7 +139,7 @@ def worker(
         _prepare_metrics_dir(settings) if settings.worker_metrics_port is not None else None
     )
     from execlog_schema.wire import QUEUE_NAME
-    from execlog_worker.celery_app import create_app, parse_worker_argv
+    from execlog_worker.ingest.celery_app import create_app, parse_worker_argv
 
     loglevel = loglevel or settings.worker_loglevel
     logfile = logfile or settings.worker_logfile
@@ -189,7 +189,7 @@ def worker(
 def _ensure_partitions_once(settings: Settings) -> None:
     from execlog_worker.errors import describe
     from execlog_worker.logconfig import get_logger
-    from execlog_worker.partitions import ensure_partitions
+    from execlog_worker.ops.partitions import ensure_partitions
 
     log = get_logger("execlog_worker.cli")
 
@@ -231,7 +231,7 @@ def ping(hostname: str | None, timeout: float) -> None:
     settings = _settings()
     from celery.utils.nodenames import default_nodename, host_format
 
-    from execlog_worker.celery_app import create_app
+    from execlog_worker.ingest.celery_app import create_app
 
     node = host_format(default_nodename(hostname or settings.worker_hostname))
     app = create_app(settings)
@@ -280,7 +280,7 @@ def api(host: str | None, port: int | None, workers: int, check_only: bool) -> N
 def migrate(skip_partitions: bool, check_only: bool) -> None:
     """Apply the migrations (idempotent, safe from two processes at once), ensure partitions."""
     settings = _settings()
-    from execlog_worker.db import head_revision
+    from execlog_worker.ops.schema import head_revision
 
     if preflight(
         "migrate", [_database_check(settings), Check("migrations", head_revision)], check_only
@@ -289,9 +289,9 @@ def migrate(skip_partitions: bool, check_only: bool) -> None:
     _logging(settings)
     from sqlalchemy.exc import DBAPIError
 
-    from execlog_worker.db import migrate as run_migrate
     from execlog_worker.errors import describe
-    from execlog_worker.partitions import ensure_partitions
+    from execlog_worker.ops.partitions import ensure_partitions
+    from execlog_worker.ops.schema import migrate as run_migrate
 
     try:
         asyncio.run(run_migrate(settings))
@@ -328,7 +328,7 @@ def partitions() -> None:
 def partitions_ensure(days_ahead: int | None) -> None:
     """Create the partitions of yesterday, today and the next days."""
     settings = _settings()
-    from execlog_worker.partitions import ensure_partitions
+    from execlog_worker.ops.partitions import ensure_partitions
 
     async def body(pool: Any) -> list[str]:
         async with pool.acquire() as conn:
@@ -346,7 +346,7 @@ def partitions_ensure(days_ahead: int | None) -> None:
 def partitions_list() -> None:
     """List the daily partitions."""
     settings = _settings()
-    from execlog_worker.partitions import list_partitions
+    from execlog_worker.ops.partitions import list_partitions
 
     async def body(pool: Any) -> list[str]:
         async with pool.acquire() as conn:
@@ -364,7 +364,7 @@ def retention(older_than: str | None, dry_run: bool) -> None:
     settings = _settings()
     from datetime import timedelta
 
-    from execlog_worker.partitions import RetentionResult, drop_older_than, parse_age
+    from execlog_worker.ops.partitions import RetentionResult, drop_older_than, parse_age
 
     try:
         age = parse_age(older_than) if older_than else timedelta(days=settings.retention_days)
@@ -402,7 +402,7 @@ def dlq() -> None:
 def dlq_list(limit: int, include_resolved: bool, as_json: bool) -> None:
     """List open dead letters, oldest first."""
     settings = _settings()
-    from execlog_worker.dlq import DeadLetter, list_dead_letters
+    from execlog_worker.ingest.dead_letters import DeadLetter, list_dead_letters
 
     async def body(pool: Any) -> list[DeadLetter]:
         async with pool.acquire() as conn:
@@ -431,8 +431,8 @@ def dlq_replay(ids: tuple[int, ...], replay_all: bool) -> None:
         raise click.UsageError("give dead-letter ids, or --all")
     settings = _settings()
     _logging(settings)
-    from execlog_worker.dlq import ReplayOutcome, replay
-    from execlog_worker.writer import LogWriter
+    from execlog_worker.ingest.dead_letters import ReplayOutcome, replay
+    from execlog_worker.ingest.writer import LogWriter
 
     async def body(pool: Any) -> list[ReplayOutcome]:
         return await replay(LogWriter(pool, settings.write_method), ids=list(ids) or None)
@@ -483,7 +483,7 @@ def flower(
     if preflight("flower", checks, check_only):
         return
     _logging(settings)
-    from execlog_worker.celery_app import create_app
+    from execlog_worker.ingest.celery_app import create_app
 
     app = create_app(settings)
     argv = [

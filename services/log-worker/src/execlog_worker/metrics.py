@@ -40,7 +40,7 @@ BATCHES_WRITTEN = Counter("execlog_batches_written", "Batches written", ["source
 WRITE_RETRIES = Counter("execlog_write_retries", "Write attempts that failed and were retried")
 COALESCED_MESSAGES = Histogram(
     "execlog_coalesced_messages",
-    "Queue messages written together by one coalesced write (execlog_worker.coalesce)",
+    "Queue messages written together by one coalesced write (execlog_worker.ingest.coalesce)",
     buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
 )
 DUPLICATE_FALLBACKS = Counter(

@@ -57,7 +57,7 @@ class Settings(BrokerSettings):
         description="messages reserved per pool process: the window coalescing writes from",
     )
     worker_coalesce: bool = Field(
-        default=True, description="write queued messages together (execlog_worker.coalesce)"
+        default=True, description="write queued messages together (execlog_worker.ingest.coalesce)"
     )
     worker_coalesce_max_messages: int = Field(default=100, ge=1, le=10_000)
     worker_coalesce_max_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)

@@ -11,11 +11,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from execlog_api.db.models import Execution, ExecutionStatus, ExecutionStep, StepStatus
-from execlog_api.engine.steps import EchoStep, FailStep, HttpStep, SleepStep
+from execlog_api.step_specs import AnyStep
 from execlog_schema.builder import uuid7
 from execlog_schema.sanitize import clean_json
-
-AnyStep = SleepStep | EchoStep | HttpStep | FailStep
 
 
 def now() -> datetime:

@@ -35,9 +35,10 @@ import structlog
 
 from execlog_api._version import __version__
 from execlog_api.logger.buffer import LogBuffer, Taken
+from execlog_api.logger.delivery.chain import DeliveryChain, Route
+from execlog_api.logger.delivery.errors import SpoolError
 from execlog_api.logger.hygiene import Redactor
 from execlog_api.logger.metrics import LoggerMetrics
-from execlog_api.logger.transport import DeliveryChain, Route, SpoolError
 from execlog_api.settings import DEFAULT_REDACT_KEYS
 from execlog_schema.builder import make_producer, new_batch, new_record
 from execlog_schema.limits import MAX_RECORDS_PER_BATCH

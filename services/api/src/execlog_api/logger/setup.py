@@ -5,16 +5,13 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from execlog_api.logger.delivery.celery_sender import BrokerOptions, CelerySender
+from execlog_api.logger.delivery.chain import DeliveryChain
+from execlog_api.logger.delivery.http_fallback import HttpFallback
+from execlog_api.logger.delivery.publisher_process import PublisherProcess
+from execlog_api.logger.delivery.spool import DiskSpool
 from execlog_api.logger.execution_logger import ExecutionLogger, LoggerConfig
 from execlog_api.logger.metrics import LoggerMetrics
-from execlog_api.logger.publisher import PublisherProcess
-from execlog_api.logger.transport import (
-    BrokerOptions,
-    CelerySender,
-    DeliveryChain,
-    DiskSpool,
-    HttpFallback,
-)
 from execlog_api.settings import Settings
 
 

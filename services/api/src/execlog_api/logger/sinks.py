@@ -20,9 +20,9 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from execlog_api.logger.delivery.chain import DeliveryChain
 from execlog_api.logger.execution_logger import ExecutionLogger, LoggerConfig
 from execlog_api.logger.metrics import LoggerMetrics
-from execlog_api.logger.transport import DeliveryChain
 from execlog_schema.models import LogRecord
 
 _log = structlog.get_logger("execlog_api.logger.sinks")

@@ -12,8 +12,8 @@ from execlog_api.db import repository as repo
 from execlog_api.db.models import Execution, ExecutionStatus
 from execlog_api.deps import ServicesDep, SessionDep
 from execlog_api.engine.runners import HostNotAllowedError
-from execlog_api.engine.steps import HttpStep
 from execlog_api.schemas import ExecutionAccepted, ExecutionCreate, ExecutionOut, Problem, StepOut
+from execlog_api.step_specs import HttpStep
 from execlog_db.session import session_scope
 
 router = APIRouter(prefix="/api/v1/executions", tags=["executions"])

@@ -19,8 +19,8 @@ from pydantic import AwareDatetime
 
 from execlog_api.db import repository as repo
 from execlog_api.deps import ExecutionLoggerDep, SessionDep, WorkerClientDep
-from execlog_api.engine.steps import TEXT
 from execlog_api.schemas import LogIngest, LogIngestAccepted, Problem
+from execlog_api.step_specs import TEXT
 from execlog_schema.models import LogLevel
 from execlog_schema.read import LogPage
 

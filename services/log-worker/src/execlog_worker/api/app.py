@@ -17,12 +17,12 @@ from execlog_worker.api.queries import WatermarkCache
 from execlog_worker.api.responses import json_response
 from execlog_worker.api.routers import batches, health, logs
 from execlog_worker.broker import async_redis_client, redis_client
-from execlog_worker.db import create_pool
 from execlog_worker.errors import describe
+from execlog_worker.ingest.pool import create_pool
+from execlog_worker.ingest.writer import LogWriter
 from execlog_worker.logconfig import get_logger
 from execlog_worker.metrics import QueueLengthCollector
 from execlog_worker.settings import Settings, get_settings
-from execlog_worker.writer import LogWriter
 
 log = get_logger(__name__)
 

@@ -12,9 +12,9 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from execlog_worker.api.queries import WatermarkCache
+from execlog_worker.ingest.writer import LogWriter
 from execlog_worker.metrics import QueueLengthCollector
 from execlog_worker.settings import Settings
-from execlog_worker.writer import LogWriter
 
 
 @dataclass

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 
 from execlog_worker.api.deps import SettingsDep, WriterDep, require_token
 from execlog_worker.api.responses import json_response
-from execlog_worker.ingest import ingest
+from execlog_worker.ingest.batch import ingest
 
 router = APIRouter(prefix="/v1", tags=["ingest"], dependencies=[Depends(require_token)])
 

@@ -48,7 +48,8 @@ from pydantic import TypeAdapter, ValidationError
 from execlog_schema.codec import decode_batch
 from execlog_schema.errors import BatchRejected
 from execlog_schema.models import LogBatch
-from execlog_worker.ingest import dead_letter
+from execlog_worker.ingest.batch import dead_letter
+from execlog_worker.ingest.child_runtime import ChildRuntime, get_runtime
 from execlog_worker.logconfig import get_logger
 from execlog_worker.metrics import (
     BATCHES_WRITTEN,
@@ -56,11 +57,10 @@ from execlog_worker.metrics import (
     DUPLICATES_SKIPPED,
     RECORDS_WRITTEN,
 )
-from execlog_worker.runtime import ChildRuntime, get_runtime
 from execlog_worker.settings import Settings, get_settings
 
 log = get_logger(__name__)
-_celery_log = logging.getLogger("execlog_worker.coalesce")
+_celery_log = logging.getLogger(__name__)
 
 Outcome = Literal["ack", "fallback"]
 ACK: Final = "ack"

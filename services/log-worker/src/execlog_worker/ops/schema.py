@@ -1,4 +1,4 @@
-"""asyncpg pools and this service's migrations (read from the package with importlib.resources)."""
+"""The execution_logs schema: this service's Alembic migrations, read from the package."""
 
 from __future__ import annotations
 
@@ -10,28 +10,9 @@ from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
 
-import asyncpg  # type: ignore[import-untyped,unused-ignore]
-
 from execlog_db.migrations import head_revision as script_head
 from execlog_db.migrations import upgrade_async
 from execlog_worker.settings import MIGRATION_LOCK_KEY, Settings
-
-APPLICATION_NAME = "execlog-worker"
-
-
-async def create_pool(
-    settings: Settings, *, role: str = "writer", min_size: int | None = None
-) -> asyncpg.Pool:
-    """A pool sized by DB_POOL_MIN_SIZE/DB_POOL_MAX_SIZE (``min_size=0``: connect lazily)."""
-    pool: asyncpg.Pool = await asyncpg.create_pool(
-        dsn=settings.asyncpg_dsn,
-        min_size=settings.db_pool_min_size if min_size is None else min_size,
-        max_size=settings.db_pool_max_size,
-        timeout=settings.db_connect_timeout,
-        command_timeout=settings.db_command_timeout,
-        server_settings={"application_name": f"{APPLICATION_NAME}-{role}"},
-    )
-    return pool
 
 
 def _copy_tree(src: Traversable, dest: Path) -> None:
@@ -46,7 +27,7 @@ def _copy_tree(src: Traversable, dest: Path) -> None:
 @contextmanager
 def migrations_location() -> Iterator[str]:
     """Path of the packaged alembic directory (extracted to a temp dir when zipped)."""
-    root = resources.files("execlog_worker") / "migrations"
+    root = resources.files("execlog_worker.ops") / "migrations"
     if isinstance(root, Path):
         yield str(root)
         return

@@ -1,8 +1,8 @@
 """The Celery application of the log-worker, configured from Settings.
 
-``celery -A execlog_worker.celery_app worker`` works, but ``execlog-worker worker`` (same
+``celery -A execlog_worker.ingest.celery_app worker`` works, but ``execlog-worker worker`` (same
 app) is the supported entry point. Pool: prefork; each child gets its own event loop and
-asyncpg pool after fork (see ``execlog_worker.runtime``). No celery-pool-asyncio.
+asyncpg pool after fork (see ``execlog_worker.ingest.child_runtime``). No celery-pool-asyncio.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from typing import Any
 from celery import Celery, signals
 
 from execlog_schema.wire import QUEUE_NAME, TASK_NAME, register_kombu_json
+from execlog_worker.ingest.child_runtime import init_runtime, shutdown_runtime
+from execlog_worker.ingest.tasks import register_tasks
 from execlog_worker.logconfig import configure_logging, get_logger
 from execlog_worker.metrics import mark_process_dead
-from execlog_worker.runtime import init_runtime, shutdown_runtime
 from execlog_worker.settings import Settings, get_settings
-from execlog_worker.tasks import register_tasks
 
 log = get_logger(__name__)
 
@@ -150,7 +150,7 @@ _default_app: Celery | None = None
 
 
 def __getattr__(name: str) -> Celery:
-    """``app`` (for ``celery -A execlog_worker.celery_app``), made on first access."""
+    """``app`` (for ``celery -A execlog_worker.ingest.celery_app``), made on first access."""
     global _default_app
     if name == "app":
         if _default_app is None:

@@ -1,4 +1,4 @@
-"""Step specifications (what a client sends): one model per runner kind, by ``kind``."""
+"""Step specifications (what a client sends, what an execution stores): one model per ``kind``."""
 
 from __future__ import annotations
 
@@ -76,10 +76,11 @@ class FailStep(StepBase):
     )
 
 
-StepSpec = Annotated[SleepStep | EchoStep | HttpStep | FailStep, Field(discriminator="kind")]
-STEP_ADAPTER: TypeAdapter[SleepStep | EchoStep | HttpStep | FailStep] = TypeAdapter(StepSpec)
+AnyStep = SleepStep | EchoStep | HttpStep | FailStep
+StepSpec = Annotated[AnyStep, Field(discriminator="kind")]
+STEP_ADAPTER: TypeAdapter[AnyStep] = TypeAdapter(StepSpec)
 
 
-def parse_step(data: dict[str, Any]) -> SleepStep | EchoStep | HttpStep | FailStep:
+def parse_step(data: dict[str, Any]) -> AnyStep:
     """Validate a stored step spec."""
     return STEP_ADAPTER.validate_python(data)

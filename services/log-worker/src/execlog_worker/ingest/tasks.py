@@ -25,10 +25,10 @@ from celery.exceptions import Reject
 
 from execlog_schema.wire import TASK_NAME
 from execlog_worker.errors import describe, is_permanent
-from execlog_worker.ingest import IngestResult, dead_letter, ingest, peek_batch_id
+from execlog_worker.ingest.batch import IngestResult, dead_letter, ingest, peek_batch_id
+from execlog_worker.ingest.child_runtime import ChildRuntime, get_runtime
 from execlog_worker.logconfig import get_logger
 from execlog_worker.metrics import WRITE_RETRIES
-from execlog_worker.runtime import ChildRuntime, get_runtime
 from execlog_worker.settings import Settings
 
 log = get_logger(__name__)
@@ -112,7 +112,7 @@ def handle_message(
 
 def register_tasks(app: Celery, settings: Settings) -> Task:
     """Register the contract's task on ``app``; returns it (with the coalescing strategy)."""
-    from execlog_worker import coalesce
+    from execlog_worker.ingest import coalesce
 
     coalesce.configure(settings)
 
@@ -122,7 +122,7 @@ def register_tasks(app: Celery, settings: Settings) -> Task:
         acks_late=True,
         reject_on_worker_lost=True,
         max_retries=None,  # the limit is TASK_MAX_RETRIES, enforced (with a dead letter) above
-        Strategy="execlog_worker.coalesce:coalescing_strategy",
+        Strategy="execlog_worker.ingest.coalesce:coalescing_strategy",
     )
     def batch_write_logs(self: Task, batch: object) -> dict[str, Any]:
         request = self.request

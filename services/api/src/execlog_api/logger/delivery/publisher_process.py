@@ -30,7 +30,8 @@ from multiprocessing.process import BaseProcess
 
 import structlog
 
-from execlog_api.logger.transport import BrokerOptions, CelerySender, DeliveryError
+from execlog_api.logger.delivery.celery_sender import BrokerOptions, CelerySender
+from execlog_api.logger.delivery.errors import DeliveryError
 from execlog_schema.codec import encode_batch
 from execlog_schema.models import LogBatch
 

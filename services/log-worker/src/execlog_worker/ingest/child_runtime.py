@@ -16,12 +16,12 @@ from typing import Any, TypeVar
 
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
 
-from execlog_worker.db import create_pool
 from execlog_worker.errors import describe
+from execlog_worker.ingest.pool import create_pool
+from execlog_worker.ingest.writer import LogWriter
 from execlog_worker.logconfig import get_logger
-from execlog_worker.partitions import ensure_partitions
+from execlog_worker.ops.partitions import ensure_partitions
 from execlog_worker.settings import Settings
-from execlog_worker.writer import LogWriter
 
 T = TypeVar("T")
 log = get_logger(__name__)

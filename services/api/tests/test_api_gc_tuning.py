@@ -6,7 +6,7 @@ import gc
 
 from api_testkit import running_app
 
-from execlog_api.runtime import freeze_gc, unfreeze_gc
+from execlog_api.gc_tuning import freeze_gc, unfreeze_gc
 from execlog_api.settings import Settings
 
 

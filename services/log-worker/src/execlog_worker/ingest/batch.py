@@ -12,6 +12,7 @@ from uuid import UUID
 
 from execlog_schema.codec import decode_batch
 from execlog_schema.errors import BatchRejected
+from execlog_worker.ingest.writer import LogWriter, RejectKind
 from execlog_worker.logconfig import get_logger
 from execlog_worker.metrics import (
     BATCHES_REJECTED,
@@ -19,7 +20,6 @@ from execlog_worker.metrics import (
     DUPLICATES_SKIPPED,
     RECORDS_WRITTEN,
 )
-from execlog_worker.writer import LogWriter, RejectKind
 
 log = get_logger(__name__)
 

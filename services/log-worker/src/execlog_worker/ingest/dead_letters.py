@@ -12,8 +12,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from execlog_worker.ingest import IngestResult, ingest
-from execlog_worker.writer import LogWriter
+from execlog_worker.ingest.batch import IngestResult, ingest
+from execlog_worker.ingest.writer import LogWriter
 
 _LIST_SQL = """
 SELECT id, kind, reason, batch_id, source, task_id, occurrences, received_at, last_seen_at,

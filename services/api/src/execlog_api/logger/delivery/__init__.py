@@ -1,0 +1,1 @@
+"""Delivery of LogBatches: Celery sender, publisher child process, HTTP fallback, disk spool."""

@@ -1,0 +1,1 @@
+"""Upkeep of the execution_logs table: schema migrations, daily partitions, retention."""
