@@ -53,7 +53,7 @@ def _broker_check(settings: Settings) -> Check:
 
 
 def _logging(settings: Settings, level: str | None = None, logfile: str | None = None) -> None:
-    from execlog_worker.logconfig import configure_logging
+    from execlog_service.log_setup import configure_logging
 
     configure_logging(settings.log_format, level or settings.log_level, logfile)
 
@@ -169,7 +169,7 @@ def worker(
         return
 
     _logging(settings, loglevel, logfile)
-    from execlog_worker.logconfig import get_logger
+    from execlog_service.log_setup import get_logger
 
     log = get_logger("execlog_worker.cli")
     app = create_app(settings)
@@ -187,8 +187,8 @@ def worker(
 
 
 def _ensure_partitions_once(settings: Settings) -> None:
+    from execlog_service.log_setup import get_logger
     from execlog_worker.errors import describe
-    from execlog_worker.logconfig import get_logger
     from execlog_worker.ops.partitions import ensure_partitions
 
     log = get_logger("execlog_worker.cli")

@@ -11,6 +11,7 @@ import asyncpg  # type: ignore[import-untyped,unused-ignore]
 from fastapi import FastAPI, Request, Response
 
 from execlog_schema.wire import QUEUE_NAME
+from execlog_service.log_setup import get_logger
 from execlog_worker._version import __version__
 from execlog_worker.api.deps import Resources
 from execlog_worker.api.queries import WatermarkCache
@@ -20,7 +21,6 @@ from execlog_worker.broker import async_redis_client, redis_client
 from execlog_worker.errors import describe
 from execlog_worker.ingest.pool import create_pool
 from execlog_worker.ingest.writer import LogWriter
-from execlog_worker.logconfig import get_logger
 from execlog_worker.metrics import QueueLengthCollector
 from execlog_worker.settings import Settings, get_settings
 

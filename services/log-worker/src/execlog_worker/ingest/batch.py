@@ -12,8 +12,8 @@ from uuid import UUID
 
 from execlog_schema.codec import decode_batch
 from execlog_schema.errors import BatchRejected
+from execlog_service.log_setup import get_logger
 from execlog_worker.ingest.writer import LogWriter, RejectKind
-from execlog_worker.logconfig import get_logger
 from execlog_worker.metrics import (
     BATCHES_REJECTED,
     BATCHES_WRITTEN,

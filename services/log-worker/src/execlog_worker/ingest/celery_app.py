@@ -13,9 +13,9 @@ from typing import Any
 from celery import Celery, signals
 
 from execlog_schema.wire import QUEUE_NAME, TASK_NAME, register_kombu_json
+from execlog_service.log_setup import configure_logging, get_logger
 from execlog_worker.ingest.child_runtime import init_runtime, shutdown_runtime
 from execlog_worker.ingest.tasks import register_tasks
-from execlog_worker.logconfig import configure_logging, get_logger
 from execlog_worker.metrics import mark_process_dead
 from execlog_worker.settings import Settings, get_settings
 

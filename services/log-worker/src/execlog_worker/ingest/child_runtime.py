@@ -16,10 +16,10 @@ from typing import Any, TypeVar
 
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
 
+from execlog_service.log_setup import get_logger
 from execlog_worker.errors import describe
 from execlog_worker.ingest.pool import create_pool
 from execlog_worker.ingest.writer import LogWriter
-from execlog_worker.logconfig import get_logger
 from execlog_worker.ops.partitions import ensure_partitions
 from execlog_worker.settings import Settings
 

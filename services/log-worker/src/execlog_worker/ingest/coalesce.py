@@ -48,9 +48,9 @@ from pydantic import TypeAdapter, ValidationError
 from execlog_schema.codec import decode_batch
 from execlog_schema.errors import BatchRejected
 from execlog_schema.models import LogBatch
+from execlog_service.log_setup import get_logger
 from execlog_worker.ingest.batch import dead_letter
 from execlog_worker.ingest.child_runtime import ChildRuntime, get_runtime
-from execlog_worker.logconfig import get_logger
 from execlog_worker.metrics import (
     BATCHES_WRITTEN,
     COALESCED_MESSAGES,

@@ -24,10 +24,10 @@ from celery import Celery, Task
 from celery.exceptions import Reject
 
 from execlog_schema.wire import TASK_NAME
+from execlog_service.log_setup import get_logger
 from execlog_worker.errors import describe, is_permanent
 from execlog_worker.ingest.batch import IngestResult, dead_letter, ingest, peek_batch_id
 from execlog_worker.ingest.child_runtime import ChildRuntime, get_runtime
-from execlog_worker.logconfig import get_logger
 from execlog_worker.metrics import WRITE_RETRIES
 from execlog_worker.settings import Settings
 
