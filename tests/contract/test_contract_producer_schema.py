@@ -16,7 +16,7 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
-from execlog_api.logger.delivery.celery_sender import BrokerOptions, CelerySender, make_celery_app
+from execlog_api.logger.delivery.celery_sender import BrokerOptions, CelerySender, producer_app
 from execlog_api.logger.delivery.chain import DeliveryChain
 from execlog_api.logger.delivery.http_fallback import HttpFallback
 from execlog_api.logger.delivery.spool import DiskSpool
@@ -99,7 +99,7 @@ def test_contract_broker_messages_match_the_schema(
     log_through: Callable[..., list[LogRecord]],
 ) -> None:
     options = BrokerOptions(url="memory://")
-    app = make_celery_app(options, name=f"contract-{uuid.uuid4().hex}")
+    app = producer_app(options, name=f"contract-{uuid.uuid4().hex}")
     sender = CelerySender(options, app=app)
     spool = DiskSpool(tmp_path / "spool", file_max_bytes=1 << 20, max_bytes=1 << 30)
     returned = log_through(

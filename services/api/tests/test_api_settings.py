@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 from pydantic import ValidationError
 
-from execlog_api.logger.delivery.celery_sender import make_celery_app
+from execlog_api.logger.delivery.celery_sender import producer_app
 from execlog_api.logger.setup import broker_options, chain_from_settings, logger_config
 from execlog_api.settings import DEFAULT_REDACT_KEYS, Settings
 
@@ -138,7 +138,7 @@ def test_api_sentinel_settings_reach_the_celery_producer(monkeypatch: pytest.Mon
     assert "sentinel-secret" not in repr(s)
     options = broker_options(s)
     assert "sentinel-secret" not in repr(options)
-    app = make_celery_app(options)
+    app = producer_app(options)
     try:
         assert app.conf.broker_url == SENTINEL_URL
         transport_options = app.conf.broker_transport_options
@@ -174,7 +174,7 @@ def test_api_sentinel_is_off_unless_configured(monkeypatch: pytest.MonkeyPatch) 
 
 
 def transport_options_of(settings: Settings) -> dict[str, Any]:
-    app = make_celery_app(broker_options(settings))
+    app = producer_app(broker_options(settings))
     try:
         return dict(app.conf.broker_transport_options)
     finally:

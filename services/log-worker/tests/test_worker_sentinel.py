@@ -19,7 +19,7 @@ from execlog_schema.wire import QUEUE_NAME, TASK_NAME
 from execlog_stack.errors import MissingBinaryError
 from execlog_stack.redis_server import RedisSentinel
 from execlog_worker.broker import async_redis_client, parse_sentinel_url, redis_client
-from execlog_worker.ingest.celery_app import celery_config, create_app
+from execlog_worker.ingest.celery_app import create_app
 from execlog_worker.metrics import QueueLengthCollector
 from execlog_worker.settings import Settings
 
@@ -32,13 +32,13 @@ def test_worker_sentinel_url_parsing_and_validation(settings: Settings) -> None:
         parse_sentinel_url("redis://h:6379/0")
     with pytest.raises(ValueError, match="REDIS_SENTINEL_MASTER"):
         Settings(redis_url="sentinel://s1:26379/0")
-    conf = celery_config(
+    app = create_app(
         settings.model_copy(
             update={"redis_url": "sentinel://s1:26379/0", "redis_sentinel_master": "m"}
         )
     )
-    assert conf["broker_transport_options"]["master_name"] == "m"
-    assert conf["broker_url"] == "sentinel://s1:26379/0"
+    assert app.conf.broker_transport_options["master_name"] == "m"
+    assert app.conf.broker_url == "sentinel://s1:26379/0"
 
 
 @pytest.fixture()

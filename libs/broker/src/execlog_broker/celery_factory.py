@@ -13,6 +13,7 @@ from typing import Any
 
 from celery import Celery
 
+from execlog_broker.settings import BrokerSettings
 from execlog_broker.transport import BODY_ENCODING_OPTION, transport_options
 from execlog_schema.wire import QUEUE_NAME, TASK_NAME, register_kombu_json
 
@@ -65,3 +66,16 @@ def make_celery_app(
     )
     app.conf.update(conf)
     return app
+
+
+def celery_app_for(settings: BrokerSettings, name: str, **kwargs: Any) -> Celery:
+    """:func:`make_celery_app` on the broker of ``settings`` (URL, key prefix, Sentinel)."""
+    password = settings.redis_sentinel_password
+    return make_celery_app(
+        name,
+        settings.broker_url,
+        key_prefix=settings.broker_key_prefix,
+        sentinel_master=settings.redis_sentinel_master,
+        sentinel_password=None if password is None else password.get_secret_value(),
+        **kwargs,
+    )

@@ -12,7 +12,7 @@ from typing import Any
 
 from celery import Celery, signals
 
-from execlog_schema.wire import QUEUE_NAME, TASK_NAME, register_kombu_json
+from execlog_broker.celery_factory import celery_app_for
 from execlog_service.log_setup import configure_logging, get_logger
 from execlog_worker.ingest.child_runtime import init_runtime, shutdown_runtime
 from execlog_worker.ingest.tasks import register_tasks
@@ -22,9 +22,9 @@ from execlog_worker.settings import Settings, get_settings
 log = get_logger(__name__)
 
 
-def celery_config(settings: Settings) -> dict[str, Any]:
-    """Every Celery setting of the worker, with the reason for each non-obvious one."""
-    transport: dict[str, Any] = {
+def worker_transport_options(settings: Settings) -> dict[str, Any]:
+    """The worker's kombu transport options, added to the shared ones of the factory."""
+    return {
         # acks_late + Redis: an unacked message comes back only after this many seconds, so
         # it must outlast the hard time limit plus the longest retry countdown (validated).
         "visibility_timeout": settings.broker_visibility_timeout,
@@ -34,38 +34,29 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "health_check_interval": 25,
         "retry_on_timeout": True,
         "unacked_restore_throttle": 1,  # scan every sweep (kombu default: every 10th = 100 s)
-        # Sentinel master_name/sentinel_kwargs and the global_keyprefix (isolation), when set.
-        **settings.broker_transport_options,
     }
+
+
+def worker_conf(settings: Settings) -> dict[str, Any]:
+    """The worker's Celery settings beyond the factory's, with the reason for each."""
     conf: dict[str, Any] = {
-        "broker_url": settings.broker_url,
-        "broker_transport_options": transport,
         # Keep trying a broker that is down (one log line per attempt), at start and later.
         "broker_connection_retry_on_startup": True,
         "broker_connection_max_retries": None,
         "broker_channel_error_retry": True,
-        # JSON only on the wire: never pickle (a message must not be able to run code).
-        "task_serializer": "json",
-        "accept_content": ["json"],
-        "result_serializer": "json",
-        "result_accept_content": ["json"],
-        "timezone": "UTC",
-        "enable_utc": True,
         # Ack after the write committed, so a crash mid-task redelivers instead of losing.
         "task_acks_late": True,
         # A child killed mid-task (OOM, SIGKILL) requeues its message instead of dropping it.
         "task_reject_on_worker_lost": True,
         # A hard time limit kill requeues too (the write is idempotent); the default acks.
         "task_acks_on_timeout": False,
-        "task_routes": {TASK_NAME: {"queue": QUEUE_NAME}},
-        "task_default_queue": QUEUE_NAME,
         # Messages reserved per child (16 by default): the window the coalescing strategy
         # writes from, many queued messages in one COPY. Reserved messages stay unacked, so
         # a killed worker's come back after the visibility timeout (duplicates absorbed by
         # the idempotent write). WORKER_PREFETCH_MULTIPLIER=1 with WORKER_COALESCE=false is
-        # the guide's one-message-per-task worker.
+        # the naive one-message-per-task worker of BENCHMARKS.md.
         "worker_prefetch_multiplier": settings.worker_prefetch_multiplier,
-        # Recycle children to bound slow leaks (guide: 1000 tasks).
+        # Recycle children to bound slow leaks (WORKER_MAX_TASKS_PER_CHILD, 1000 tasks).
         "worker_max_tasks_per_child": settings.worker_max_tasks_per_child,
         "worker_max_memory_per_child": settings.worker_max_memory_per_child,
         "task_time_limit": settings.task_time_limit,
@@ -120,9 +111,13 @@ def create_app(settings: Settings | None = None) -> Celery:
     global _signal_settings
     settings = settings or get_settings()
     _signal_settings = settings
-    register_kombu_json()
-    app = Celery("execlog_worker", set_as_current=True)
-    app.conf.update(celery_config(settings))
+    app = celery_app_for(
+        settings,
+        "execlog_worker",
+        transport=worker_transport_options(settings),
+        set_as_current=True,
+        **worker_conf(settings),
+    )
     register_tasks(app, settings)
     return app
 

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from typing import Any
 
 import orjson
 from celery import Celery
 
 from execlog_api.logger.delivery.errors import DeliveryError
-from execlog_broker.transport import transport_options as shared_transport_options
+from execlog_broker.celery_factory import make_celery_app
 from execlog_schema.codec import encode_batch
 from execlog_schema.models import LogBatch
-from execlog_schema.wire import QUEUE_NAME, TASK_NAME, register_kombu_json
+from execlog_schema.wire import QUEUE_NAME, TASK_NAME
 
 
 @dataclass(frozen=True)
@@ -40,42 +39,33 @@ class BrokerOptions:
         }
 
 
-def make_celery_app(options: BrokerOptions, name: str = "execlog_api") -> Celery:
-    """A producer-only Celery app for queue ``logs`` (JSON only, no result backend)."""
-    register_kombu_json()
-    app = Celery(name, broker=options.url, set_as_current=False)
-    transport_options: dict[str, Any] = {
-        "socket_timeout": options.socket_timeout,
-        "socket_connect_timeout": options.connect_timeout,
-        "retry_on_timeout": False,
-        "health_check_interval": 25,
-        "max_connections": 4,
-        **shared_transport_options(
-            key_prefix=options.key_prefix,
-            sentinel_master=options.sentinel_master,
-            sentinel_password=options.sentinel_password,
-        ),
-    }
-    app.conf.update(
+def producer_app(options: BrokerOptions, name: str = "execlog_api") -> Celery:
+    """The API's Celery app: a producer on the request path, so every wait is short."""
+    return make_celery_app(
+        name,
+        options.url,
+        key_prefix=options.key_prefix,
+        sentinel_master=options.sentinel_master,
+        sentinel_password=options.sentinel_password,
+        transport={
+            "socket_timeout": options.socket_timeout,
+            "socket_connect_timeout": options.connect_timeout,
+            # A timed-out publish goes to the HTTP fallback instead of waiting again.
+            "retry_on_timeout": False,
+            # Detects half-open connections (NAT, failover) before a publish hangs on one.
+            "health_check_interval": 25,
+            "max_connections": 4,
+        },
         broker_connection_timeout=options.connect_timeout,
+        # A broker that is down is the delivery chain's business (fallback, spool), not a
+        # reason to block: no connection retries beyond the publish retry policy.
         broker_connection_retry=False,
         broker_connection_retry_on_startup=False,
         broker_connection_max_retries=0,
-        broker_transport_options=transport_options,
         broker_pool_limit=2,
-        task_serializer="json",
-        accept_content=["json"],
-        result_serializer="json",
-        result_backend=None,
-        task_ignore_result=True,
-        task_default_queue=QUEUE_NAME,
-        task_routes={TASK_NAME: {"queue": QUEUE_NAME}},
         task_publish_retry=True,
         task_publish_retry_policy=options.retry_policy(),
-        timezone="UTC",
-        enable_utc=True,
     )
-    return app
 
 
 class CelerySender:
@@ -85,7 +75,7 @@ class CelerySender:
 
     def __init__(self, options: BrokerOptions, app: Celery | None = None) -> None:
         self.options = options
-        self.app = app if app is not None else make_celery_app(options)
+        self.app = app if app is not None else producer_app(options)
 
     def send(self, batch: LogBatch) -> None:
         """Publish; kombu retries per the policy, then the error propagates as DeliveryError."""
