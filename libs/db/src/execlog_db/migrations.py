@@ -15,6 +15,13 @@ A service's ``env.py`` is just::
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from importlib.abc import Traversable
+from pathlib import Path
 from typing import Any
 
 from alembic import command
@@ -37,6 +44,36 @@ def make_config(script_location: str, url: str) -> Config:
     cfg.set_main_option("script_location", script_location.replace("%", "%%"))
     cfg.attributes[URL_ATTRIBUTE] = url
     return cfg
+
+
+def _copy_tree(source: Traversable, target: Path) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    for entry in source.iterdir():
+        if entry.name == "__pycache__":
+            continue
+        if entry.is_dir():
+            _copy_tree(entry, target / entry.name)
+        else:
+            (target / entry.name).write_bytes(entry.read_bytes())
+
+
+@contextmanager
+def packaged_scripts(package: str, folder: str = "migrations") -> Iterator[str]:
+    """A filesystem path of the Alembic scripts in ``package``/``folder``.
+
+    Alembic reads scripts from a directory; a package in a zip (a PEX not in venv mode) has
+    none, so the folder is copied out for as long as the context lasts.
+    """
+    root = resources.files(package) / folder
+    if isinstance(root, Path):
+        yield str(root)
+        return
+    tmp = Path(tempfile.mkdtemp(prefix=f"{package}-{folder}-"))
+    try:
+        _copy_tree(root, tmp / folder)
+        yield str(tmp / folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def head_revision(script_location: str) -> str:
