@@ -76,7 +76,7 @@ class MemoryWriter:
         self.batches: list[LogBatch] = []
         self.rejects: list[tuple[str, str]] = []
 
-    async def write_batches(self, batches: list[LogBatch]) -> Any:
+    async def write_batches(self, batches: list[LogBatch], *, source: str = "task") -> Any:
         from execlog_worker.ingest.writer import WriteResult
 
         self.batches.extend(batches)

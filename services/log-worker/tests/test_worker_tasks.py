@@ -74,7 +74,7 @@ def test_worker_tasks_retries_exhausted_and_permanent_go_to_dead_letter(
         asyncpg.exceptions.DataError("value out of range"),
     ]
 
-    async def failing(self: LogWriter, batches: Any) -> Any:
+    async def failing(self: LogWriter, batches: Any, *, source: str = "task") -> Any:
         raise errors.pop(0)
 
     monkeypatch.setattr(LogWriter, "write_batches", failing)

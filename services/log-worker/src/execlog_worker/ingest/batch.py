@@ -16,9 +16,6 @@ from execlog_service.log_setup import get_logger
 from execlog_worker.ingest.writer import LogWriter, RejectKind
 from execlog_worker.metrics import (
     BATCHES_REJECTED,
-    BATCHES_WRITTEN,
-    DUPLICATES_SKIPPED,
-    RECORDS_WRITTEN,
 )
 
 log = get_logger(__name__)
@@ -93,10 +90,7 @@ async def ingest(
             source=source,
             task_id=task_id,
         )
-    result = await writer.write_batches([batch])
-    RECORDS_WRITTEN.labels(source).inc(result.written)
-    DUPLICATES_SKIPPED.labels(source).inc(result.duplicates)
-    BATCHES_WRITTEN.labels(source).inc()
+    result = await writer.write_batches([batch], source=source)
     log.debug(
         "batch written",
         records=result.records,

@@ -52,10 +52,7 @@ from execlog_service.log_setup import get_logger
 from execlog_worker.ingest.batch import dead_letter
 from execlog_worker.ingest.child_runtime import ChildRuntime, get_runtime
 from execlog_worker.metrics import (
-    BATCHES_WRITTEN,
     COALESCED_MESSAGES,
-    DUPLICATES_SKIPPED,
-    RECORDS_WRITTEN,
 )
 from execlog_worker.settings import Settings, get_settings
 
@@ -305,10 +302,7 @@ async def _write(items: list[Item], runtime: ChildRuntime) -> list[Outcome]:
         else:
             batches.append(decoded)
     if batches:
-        result = await writer.write_batches(batches)
-        RECORDS_WRITTEN.labels("task").inc(result.written)
-        DUPLICATES_SKIPPED.labels("task").inc(result.duplicates)
-        BATCHES_WRITTEN.labels("task").inc(len(batches))
+        result = await writer.write_batches(batches, source="task")
         # One line per group instead of Celery's two per task ("received", "succeeded").
         log.info(
             "batches written",

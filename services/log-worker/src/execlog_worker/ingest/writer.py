@@ -30,7 +30,13 @@ import asyncpg  # type: ignore[import-untyped,unused-ignore]
 import orjson
 
 from execlog_schema.models import LogBatch
-from execlog_worker.metrics import DUPLICATE_FALLBACKS, WRITE_LATENCY
+from execlog_worker.metrics import (
+    BATCHES_WRITTEN,
+    DUPLICATE_FALLBACKS,
+    DUPLICATES_SKIPPED,
+    RECORDS_WRITTEN,
+    WRITE_LATENCY,
+)
 from execlog_worker.settings import WriteMethod
 
 RejectKind = Literal["invalid", "write_failed"]
@@ -189,8 +195,13 @@ class LogWriter:
         self.pool = pool
         self.method: WriteMethod = method
 
-    async def write_batches(self, batches: Sequence[LogBatch]) -> WriteResult:
-        """Write every record of ``batches`` in one transaction; existing ids are skipped."""
+    async def write_batches(
+        self, batches: Sequence[LogBatch], *, source: str = "task"
+    ) -> WriteResult:
+        """Write every record of ``batches`` in one transaction; existing ids are skipped.
+
+        The write metrics are counted here, and only here, by ``source`` (task, api, replay).
+        """
         rows, total = batch_rows(batches)
         if not rows:
             return WriteResult(records=total, written=0)
@@ -204,7 +215,11 @@ class LogWriter:
                 async with conn.transaction():
                     written = await self._unnest(conn, rows)
         WRITE_LATENCY.labels(self.method).observe(time.perf_counter() - started)
-        return WriteResult(records=total, written=written)
+        result = WriteResult(records=total, written=written)
+        RECORDS_WRITTEN.labels(source).inc(result.written)
+        DUPLICATES_SKIPPED.labels(source).inc(result.duplicates)
+        BATCHES_WRITTEN.labels(source).inc(len(batches))
+        return result
 
     @staticmethod
     async def _unnest(conn: Any, rows: list[Row]) -> int:
