@@ -181,6 +181,7 @@ class FakeWorker:
                     "path": request.url.path,
                     "params": dict(request.query_params),
                     "authorization": request.headers.get("authorization"),
+                    "request_id": request.headers.get("x-request-id"),
                 }
             )
             if request.query_params.get("cursor") == "bad":

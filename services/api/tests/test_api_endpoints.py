@@ -184,12 +184,15 @@ async def test_api_logs_are_proxied_with_filters_and_token(
                 "cursor": "abc",
                 "limit": "10",
             },
+            headers={"X-Request-ID": "req-proxied-7"},
         )
         assert response.status_code == 200, response.text
         assert response.json()["tail_cursor"] == "t0"
         seen = fake_worker.requests[-1]
         assert seen["path"] == f"/v1/executions/{execution_id}/logs"
         assert seen["authorization"] == "Bearer test-token"
+        # The log-worker logs the read under the API request's id.
+        assert seen["request_id"] == "req-proxied-7"
         assert seen["params"] == {
             "level": "WARNING",
             "since": "2024-01-01T00:00:00+00:00",

@@ -91,6 +91,8 @@ async def test_worker_api_auth_required_except_health(
     assert ready.status_code == 200, ready.text
     assert ready.json()["status"] == "ready"
     assert (await client.get(url, headers=auth)).json()["items"] == []
+    proxied = await client.get(url, headers={**auth, "X-Request-ID": "from-the-api-1"})
+    assert proxied.headers["x-request-id"] == "from-the-api-1"
 
 
 @pytest.mark.parametrize("order", ["asc", "desc"])

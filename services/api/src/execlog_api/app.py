@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import time
-import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any, cast
@@ -20,9 +17,8 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from execlog_api._version import __version__
 from execlog_api.deps import Services
@@ -37,10 +33,11 @@ from execlog_api.settings import Settings, get_settings
 from execlog_db.engine import create_engine
 from execlog_schema.sanitize import clean_json
 from execlog_service.log_setup import configure_logging
+from execlog_service.request_id import HEADER as REQUEST_ID_HEADER
+from execlog_service.request_id import Observer, RequestIdMiddleware, current_request_id
 
 _log = structlog.get_logger("execlog_api.app")
 BODY_PARSE_ERROR = "There was an error parsing the body"
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 DESCRIPTION = """
 Workflow executions and their logs.
@@ -107,53 +104,31 @@ class AppMetrics:
             self.pool_timeouts.inc()
 
 
-class RequestContextMiddleware:
-    """Binds ``request_id`` (X-Request-ID or a new one) for structlog; echoes and counts."""
+def request_observer(metrics: AppMetrics) -> Observer:
+    """Counts and times each request by route template; forgets the execution it bound."""
 
-    def __init__(self, app: ASGIApp, metrics: AppMetrics) -> None:
-        self.app = app
-        self.metrics = metrics
+    def observe(scope: Scope, status_code: int, elapsed: float) -> None:
+        route = scope.get("route")
+        template = getattr(route, "path", None) or "unmatched"
+        method = scope.get("method", "")
+        metrics.requests.labels(method, template, str(status_code)).inc()
+        metrics.latency.labels(method, template).observe(elapsed)
+        _log.debug(
+            "request",
+            method=method,
+            route=template,
+            status=status_code,
+            ms=round(elapsed * 1000, 3),
+        )
+        structlog.contextvars.unbind_contextvars("execution_id")
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request_id = ""
-        for name, value in scope.get("headers", []):
-            if name == b"x-request-id":
-                candidate = value.decode("latin-1")
-                if _REQUEST_ID.match(candidate):
-                    request_id = candidate
-                break
-        request_id = request_id or uuid.uuid4().hex
-        status_code = 500
+    return observe
 
-        async def send_with_id(message: Message) -> None:
-            nonlocal status_code
-            if message["type"] == "http.response.start":
-                status_code = message["status"]
-                MutableHeaders(scope=message).append("x-request-id", request_id)
-            await send(message)
 
-        started = time.perf_counter()
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
-            try:
-                await self.app(scope, receive, send_with_id)
-            finally:
-                elapsed = time.perf_counter() - started
-                route = scope.get("route")
-                template = getattr(route, "path", None) or "unmatched"
-                method = scope.get("method", "")
-                self.metrics.requests.labels(method, template, str(status_code)).inc()
-                self.metrics.latency.labels(method, template).observe(elapsed)
-                _log.debug(
-                    "request",
-                    method=method,
-                    route=template,
-                    status=status_code,
-                    ms=round(elapsed * 1000, 3),
-                )
-                structlog.contextvars.unbind_contextvars("execution_id")
+async def _forward_request_id(request: httpx.Request) -> None:
+    request_id = current_request_id()
+    if request_id is not None:
+        request.headers[REQUEST_ID_HEADER] = request_id
 
 
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -275,6 +250,8 @@ def _build_services(
     worker = httpx.AsyncClient(
         base_url=settings.log_worker_url or "http://log-worker.invalid",
         headers=headers,
+        # The log-worker logs the reads it serves under the API request's id.
+        event_hooks={"request": [_forward_request_id]},
         timeout=httpx.Timeout(
             settings.log_worker_timeout, connect=min(2.0, settings.log_worker_timeout)
         ),
@@ -347,7 +324,7 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    app.add_middleware(RequestContextMiddleware, metrics=app_metrics)
+    app.add_middleware(RequestIdMiddleware, observe=request_observer(app_metrics))
     install_error_handlers(app)
     app.include_router(executions.router)
     app.include_router(logs.router)

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request, Response
 
 from execlog_schema.wire import QUEUE_NAME
 from execlog_service.log_setup import get_logger
+from execlog_service.request_id import RequestIdMiddleware
 from execlog_worker._version import __version__
 from execlog_worker.api.deps import Resources
 from execlog_worker.api.queries import WatermarkCache
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         description="Read execution logs (filters, keyset pages, live tail) and ingest batches.",
     )
+    app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
     app.include_router(logs.router)
     app.include_router(batches.router)
