@@ -193,4 +193,5 @@ def test_api_cli_invalid_setting_is_one_line() -> None:
     done = run_cli("serve", "--check", REDIS_URL="ftp://nowhere")
     assert done.returncode == 1
     (line,) = done.stderr.splitlines()
-    assert line.startswith("Error: invalid configuration: ") and "REDIS_URL must start with" in line
+    assert line.startswith("Error: invalid configuration: ")
+    assert "REDIS_URL must start with" in line

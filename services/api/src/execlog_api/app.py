@@ -37,6 +37,7 @@ from execlog_api.settings import Settings, get_settings
 from execlog_db.engine import create_engine
 from execlog_schema.sanitize import clean_json
 from execlog_service.log_setup import configure_logging
+from execlog_service.settings import log_deprecated_settings
 
 _log = structlog.get_logger("execlog_api.app")
 BODY_PARSE_ERROR = "There was an error parsing the body"
@@ -96,7 +97,7 @@ class AppMetrics:
         )
         self.pool_timeouts = Counter(
             "execlog_api_db_pool_timeouts",
-            "Connection checkouts that ran into DB_POOL__POOL_TIMEOUT (pool exhausted)",
+            "Connection checkouts that ran into DB_POOL_TIMEOUT (pool exhausted)",
             registry=registry,
         )
 
@@ -265,7 +266,7 @@ def _build_services(
         logger,
         runners,
         backoff=BackoffSettings(
-            base=settings.retry_backoff_base, maximum=settings.retry_backoff_max
+            base=settings.step_retry_backoff_base, maximum=settings.step_retry_backoff_max
         ),
     )
     headers = {}
@@ -325,6 +326,7 @@ def create_app(
             log_worker=settings.log_worker_url,
             spool=str(settings.log_spool_dir),
         )
+        log_deprecated_settings(_log, settings)
         try:
             yield
         finally:
