@@ -95,13 +95,18 @@ def env_names(cls: type[BaseSettings]) -> set[str]:
     return names
 
 
+def renamed_names(cls: type[BaseSettings]) -> set[str]:
+    """The old variable names ``cls`` still reads (deprecated: no deploy file may set them)."""
+    return {name.upper() for name in getattr(cls, "RENAMED", {})}
+
+
 def load_settings(
     service: str, env: Mapping[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> BaseSettings:
     """Instantiate the service's Settings from exactly ``env`` (nothing else leaks in)."""
     cls = settings_class(service)
     with monkeypatch.context() as patch:
-        for name in env_names(cls):
+        for name in env_names(cls) | renamed_names(cls):
             patch.delenv(name, raising=False)
             patch.delenv(name.lower(), raising=False)
         for key, value in env.items():
