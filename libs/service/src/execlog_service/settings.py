@@ -1,13 +1,9 @@
 """``ServiceSettings``: how every execlog service reads its environment variables.
 
-The same rules for every service: no prefix, case-insensitive names, a blank variable is unset
-(its default applies), and a renamed variable keeps working under its old name for a while.
-A service lists its renamed variables in ``RENAMED`` (old variable -> the field that replaces
-it, or a :class:`Renamed` when the value must be converted); while the new variable is not set,
-the old one's value is used. Each old variable in use
-is a ``DeprecationWarning`` at construction (``stacklevel`` points at the caller) and a
-:class:`DeprecatedSetting` in ``deprecated_settings``, which the service logs at start with
-:func:`log_deprecated_settings` (warnings are often hidden in services).
+No prefix, case-insensitive names, a blank variable is unset (its default applies), and a renamed
+variable is still read under its old name (``RENAMED``) while the new one is unset: a
+``DeprecationWarning`` at construction and an entry in ``deprecated_settings``, which the service
+logs at start with :func:`log_deprecated_settings` (warnings are often hidden in services).
 """
 
 from __future__ import annotations
@@ -58,6 +54,10 @@ class DeprecatedSetting:
         return f"{self.old} is deprecated: use {self.new}{how}"
 
 
+def _as_is(raw: str, values: Mapping[str, Any]) -> str:
+    return raw
+
+
 _found: ContextVar[list[DeprecatedSetting] | None] = ContextVar("_found", default=None)
 """The old variables read by the ``ServiceSettings`` construction under way (None: none is)."""
 
@@ -70,7 +70,7 @@ class ServiceSettings(BaseSettings):
     )
 
     RENAMED: ClassVar[Mapping[str, str | Renamed]] = {}
-    """Old variable name -> the field that replaces it (read while that one is unset)."""
+    """Old variable name -> the field that replaces it, or a :class:`Renamed` that converts."""
 
     _deprecated_settings: tuple[DeprecatedSetting, ...] = PrivateAttr(default=())
 
@@ -112,13 +112,12 @@ class ServiceSettings(BaseSettings):
             raw = environ.get(old if config.get("case_sensitive") else old.upper())
             if raw is None or (raw == "" and config.get("env_ignore_empty")):
                 continue
-            renamed = target if isinstance(target, Renamed) else None
-            field = target.field if isinstance(target, Renamed) else target
-            ignored = field in values
+            renamed = target if isinstance(target, Renamed) else Renamed(target, _as_is, "")
+            ignored = renamed.field in values
             if not ignored:
-                values[field] = renamed.convert(raw, values) if renamed else raw
-            hint = renamed.hint if renamed else ""
-            found.append(DeprecatedSetting(old, (prefix + field).upper(), ignored, hint))
+                values[renamed.field] = renamed.convert(raw, values)
+            new = (prefix + renamed.field).upper()
+            found.append(DeprecatedSetting(old, new, ignored, renamed.hint))
         cls.complete_renamed(values, frozenset(s.old for s in found if not s.ignored))
         return values
 
