@@ -206,12 +206,30 @@ connection.release()
 SERVICE_CHECK = """
 import json
 import logging
+import os
 import tempfile
+import warnings
+from typing import ClassVar
 
 import structlog
 
 from execlog_service.startup import Check, StartupCheckError, import_object, run_checks
 from execlog_service.log_setup import configure_logging, get_logger
+from execlog_service.settings import ServiceSettings
+
+
+class Example(ServiceSettings):
+    RENAMED: ClassVar[dict[str, str]] = {"OLD_WHEEL_CHECK": "wheel_check"}
+    wheel_check: int = 1
+
+
+os.environ["OLD_WHEEL_CHECK"] = "2"
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    assert Example().wheel_check == 2
+assert str(caught[0].message) == "OLD_WHEEL_CHECK is deprecated: use WHEEL_CHECK", caught
+os.environ["WHEEL_CHECK"] = ""
+assert Example().wheel_check == 2, "a blank variable is unset"
 
 assert run_checks([Check("app", lambda: import_object("json:dumps"))]) == ["app: json:dumps"]
 try:

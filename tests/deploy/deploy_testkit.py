@@ -127,6 +127,9 @@ def format_default(value: object) -> str:
         value = ",".join(str(v) for v in value)
     text = str(value)
     return f"`{text}`" if text else '`""`'
+def renamed_names(cls: type[BaseSettings]) -> set[str]:
+    """The old variable names ``cls`` still reads (deprecated: no deploy file may set them)."""
+    return {name.upper() for name in getattr(cls, "RENAMED", {})}
 
 
 def load_settings(
@@ -135,7 +138,7 @@ def load_settings(
     """Instantiate the service's Settings from exactly ``env`` (nothing else leaks in)."""
     cls = settings_class(service)
     with monkeypatch.context() as patch:
-        for name in env_names(cls):
+        for name in env_names(cls) | renamed_names(cls):
             patch.delenv(name, raising=False)
             patch.delenv(name.lower(), raising=False)
         for key, value in env.items():

@@ -22,6 +22,7 @@ from deploy_testkit import (
     WORK_TREE,
     format_default,
     parse_cli,
+    renamed_names,
     settings_class,
     settings_rows,
 )
@@ -164,6 +165,31 @@ def test_configuration_reference_is_every_setting_with_its_real_default(
         assert meaning.strip(), f"{DOCS[lang].name}: {env} has no meaning"
 
 
+RENAMED_HEADINGS = {"en": "### Renamed settings", "zh": "### 已改名的配置"}
+
+
+def renamed_rows(lang: str) -> set[tuple[str, str, str]]:
+    """(old variable, new variable, service) of the doc's renamed-settings table."""
+    text = DOCS[lang].read_text(encoding="utf-8")
+    section = text.split(f"\n{RENAMED_HEADINGS[lang]}\n", 1)[1].split("\n#", 1)[0]
+    rows = re.findall(
+        r"^\| `([A-Z0-9_]+)` \| `([A-Z0-9_]+)`[^|]* \| ([a-z-]+) \| [0-9.]+ \|$", section, re.M
+    )
+    return set(rows)
+
+
+@pytest.mark.parametrize("lang", sorted(DOCS))
+def test_renamed_settings_table_is_every_old_name(lang: str) -> None:
+    expected: set[tuple[str, str, str]] = set()
+    for service in SERVICES:
+        cls = settings_class(service)
+        for old, target in getattr(cls, "RENAMED", {}).items():
+            field = target if isinstance(target, str) else target.field
+            expected.add((old, field.upper(), service))
+    assert expected, "no renamed settings"
+    assert renamed_rows(lang) == expected
+
+
 # --- structure ---------------------------------------------------------------------------------
 
 
@@ -222,6 +248,7 @@ def known_names() -> set[str]:
     names = set(NOT_SETTINGS)
     for service in SERVICES:
         names.update(env for env, _ in settings_rows(settings_class(service)))
+        names.update(renamed_names(settings_class(service)))
     for line in (REPO / "deploy" / "compose" / ".env.example").read_text().splitlines():
         if "=" in line and not line.startswith("#"):
             names.add(line.split("=", 1)[0])

@@ -30,8 +30,8 @@ API_TEST_ENV: dict[str, str] = {
 """API settings of every e2e stack (fast flushes, fast broker probing after an outage)."""
 
 WORKER_TEST_ENV: dict[str, str] = {
-    "RETRY_BACKOFF_BASE": "0.2",
-    "RETRY_BACKOFF_MAX": "1",
+    "TASK_RETRY_BACKOFF_BASE": "0.2",
+    "TASK_RETRY_BACKOFF_MAX": "1",
     "TASK_MAX_RETRIES": "100",
     "TASK_TIME_LIMIT": "20",
     "TASK_SOFT_TIME_LIMIT": "15",

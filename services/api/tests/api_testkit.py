@@ -30,7 +30,6 @@ from execlog_api.logger.delivery.chain import DeliveryChain
 from execlog_api.logger.delivery.spool import DiskSpool
 from execlog_api.logger.execution_logger import ExecutionLogger, LoggerConfig
 from execlog_api.settings import Settings
-from execlog_db.engine import PoolSettings
 from execlog_schema.builder import make_producer, new_batch, new_record
 from execlog_schema.models import LogBatch
 from execlog_stack.ports import free_port
@@ -255,11 +254,12 @@ def api_settings(
         log_format="console",
         log_level="WARNING",
         shutdown_grace=2.0,
-        retry_backoff_base=0.01,
-        retry_backoff_max=0.05,
+        step_retry_backoff_base=0.01,
+        step_retry_backoff_max=0.05,
         http_step_allowed_hosts=("127.0.0.1",),
         gc_freeze=False,
-        db_pool=PoolSettings(pool_size=2, max_overflow=2),
+        db_pool_min_size=2,
+        db_pool_max_size=4,
     )
 
 

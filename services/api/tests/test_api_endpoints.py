@@ -8,6 +8,8 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
+import structlog
 from api_testkit import (
     FakeWorker,
     queued_messages,
@@ -16,7 +18,9 @@ from api_testkit import (
     task_batches,
     wait_finished,
 )
+from asgi_lifespan import LifespanManager
 
+from execlog_api.app import create_app
 from execlog_api.logger import get_execution_logger
 from execlog_api.logger.hygiene import REDACTED
 from execlog_api.settings import Settings
@@ -327,6 +331,25 @@ async def test_api_health_ready_metrics_and_request_id(api_settings: Settings) -
         "/metrics",
     ):
         assert path in paths
+
+
+async def test_api_logs_deprecated_settings_at_start(
+    api_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DB_POOL__POOL_TIMEOUT", "20")
+    monkeypatch.setenv("RETRY_BACKOFF_BASE", "0.2")
+    with pytest.warns(DeprecationWarning, match="DB_POOL__POOL_TIMEOUT is deprecated: use"):
+        settings = Settings(**api_settings.model_dump(exclude={"db_pool_timeout"}))
+    assert settings.db_pool_timeout == 20.0
+    with structlog.testing.capture_logs() as logs:
+        async with LifespanManager(create_app(settings, configure_logs=False), shutdown_timeout=60):
+            pass
+    assert [
+        (e["old"], e["new"], e["ignored"]) for e in logs if e["event"] == "deprecated setting"
+    ] == [
+        ("DB_POOL__POOL_TIMEOUT", "DB_POOL_TIMEOUT", False),
+        ("RETRY_BACKOFF_BASE", "STEP_RETRY_BACKOFF_BASE", True),
+    ]
 
 
 async def test_api_readyz_503_when_database_is_gone(api_settings: Settings) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -12,6 +13,7 @@ from pydantic import ValidationError
 from execlog_api.logger.delivery.celery_sender import producer_app
 from execlog_api.logger.setup import broker_options, chain_from_settings, logger_config
 from execlog_api.settings import DEFAULT_REDACT_KEYS, Settings
+from execlog_db.engine import PoolSettings
 
 ENV_NAMES = (
     "REDIS_HOST",
@@ -32,8 +34,15 @@ ENV_NAMES = (
     "LOG_FORMAT",
     "LOG_LEVEL",
     "LOG_REDACT_KEYS",
-    "DB_POOL__POOL_SIZE",
+    "DB_POOL_MIN_SIZE",
+    "DB_POOL_MAX_SIZE",
+    "DB_POOL_TIMEOUT",
+    "DB_POOL_PRE_PING",
+    "STEP_RETRY_BACKOFF_BASE",
+    "STEP_RETRY_BACKOFF_MAX",
+    *Settings.RENAMED,
     "HTTP_STEP_ALLOWED_HOSTS",
+    "SERVICE_NAME",
 )
 
 
@@ -52,7 +61,11 @@ def test_api_settings_defaults() -> None:
     assert s.database_url == "postgresql://postgres@127.0.0.1:5432/postgres"
     assert s.async_database_url.startswith("postgresql+asyncpg://")
     assert s.log_format == "json"
-    assert s.db_pool.pool_size == 5
+    assert s.db_pool == PoolSettings(
+        pool_size=5, max_overflow=10, pool_timeout=30.0, pool_pre_ping=True
+    )
+    assert (s.step_retry_backoff_base, s.step_retry_backoff_max) == (0.5, 30.0)
+    assert s.deprecated_settings == ()
 
 
 def test_api_settings_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -72,12 +85,20 @@ def test_api_settings_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
         "LOG_FORMAT": "CONSOLE",
         "LOG_LEVEL": "debug",
         "LOG_REDACT_KEYS": "password, ssn ,card_number",
-        "DB_POOL__POOL_SIZE": "9",
+        "DB_POOL_MIN_SIZE": "9",
+        "DB_POOL_MAX_SIZE": "12",
+        "DB_POOL_TIMEOUT": "3",
+        "DB_POOL_PRE_PING": "false",
+        "STEP_RETRY_BACKOFF_BASE": "0.1",
+        "STEP_RETRY_BACKOFF_MAX": "2",
         "HTTP_STEP_ALLOWED_HOSTS": "127.0.0.1,api.example.com",
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    s = Settings()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        s = Settings()
+    assert s.deprecated_settings == ()
     assert s.broker_url == "redis://:p%40ss%2Fword@redis.internal:6380/2"
     assert s.broker_key_prefix == "t1:"
     assert s.async_database_url == "postgresql+asyncpg://u:p@db:5432/api"
@@ -87,7 +108,10 @@ def test_api_settings_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     assert s.log_format == "console"
     assert s.log_level == "DEBUG"
     assert s.log_redact_keys == ("password", "ssn", "card_number")
-    assert s.db_pool.pool_size == 9
+    assert s.db_pool == PoolSettings(
+        pool_size=9, max_overflow=3, pool_timeout=3.0, pool_pre_ping=False
+    )
+    assert (s.step_retry_backoff_base, s.step_retry_backoff_max) == (0.1, 2.0)
     assert s.http_step_allowed_hosts == ("127.0.0.1", "api.example.com")
     config = logger_config(s)
     assert (config.buffer_size, config.flush_interval, config.max_records) == (100, 0.5, 777)
@@ -105,6 +129,10 @@ def test_api_settings_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
         ("LOG_FORMAT", "xml"),
         ("LOG_WORKER_URL", "worker:8001"),
         ("REDIS_URL", "sentinel://s1:26379/0"),
+        ("DB_POOL_MIN_SIZE", "0"),
+        ("DB_POOL_MIN_SIZE", "16"),
+        ("DB_POOL__MAX_OVERFLOW", "-1"),
+        ("DB_POOL__MAX_OVERFLOW", "ten"),
     ],
 )
 def test_api_settings_reject_bad_values(
@@ -113,6 +141,100 @@ def test_api_settings_reject_bad_values(
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError):
         Settings()
+
+
+def read_deprecated(monkeypatch: pytest.MonkeyPatch, **env: str) -> tuple[Settings, list[str]]:
+    """Settings from ``env`` and the deprecation warnings their construction emitted."""
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        s = Settings()
+    return s, [str(w.message) for w in caught if issubclass(w.category, DeprecationWarning)]
+
+
+def test_api_old_pool_names_still_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    s, caught = read_deprecated(
+        monkeypatch,
+        DB_POOL__POOL_SIZE="8",
+        DB_POOL__MAX_OVERFLOW="4",
+        DB_POOL__POOL_TIMEOUT="3",
+        DB_POOL__POOL_PRE_PING="false",
+    )
+    assert s.db_pool == PoolSettings(
+        pool_size=8, max_overflow=4, pool_timeout=3.0, pool_pre_ping=False
+    )
+    assert (s.db_pool_min_size, s.db_pool_max_size) == (8, 12)
+    assert caught == [
+        "DB_POOL__POOL_SIZE is deprecated: use DB_POOL_MIN_SIZE",
+        "DB_POOL__MAX_OVERFLOW is deprecated: use DB_POOL_MAX_SIZE "
+        "(set it to DB_POOL_MIN_SIZE + DB_POOL__MAX_OVERFLOW)",
+        "DB_POOL__POOL_TIMEOUT is deprecated: use DB_POOL_TIMEOUT",
+        "DB_POOL__POOL_PRE_PING is deprecated: use DB_POOL_PRE_PING",
+    ]
+    assert [d.old for d in s.deprecated_settings] == [
+        "DB_POOL__POOL_SIZE",
+        "DB_POOL__MAX_OVERFLOW",
+        "DB_POOL__POOL_TIMEOUT",
+        "DB_POOL__POOL_PRE_PING",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("env", "pool_size", "max_overflow"),
+    [
+        pytest.param({"DB_POOL__POOL_SIZE": "20"}, 20, 10, id="old-size-keeps-old-overflow"),
+        pytest.param({"DB_POOL__MAX_OVERFLOW": "0"}, 5, 0, id="old-overflow"),
+        pytest.param(
+            {"DB_POOL_MIN_SIZE": "8", "DB_POOL__MAX_OVERFLOW": "2"}, 8, 2, id="new-min-old-overflow"
+        ),
+        pytest.param(
+            {"DB_POOL__POOL_SIZE": "8", "DB_POOL_MAX_SIZE": "9"}, 8, 1, id="old-size-new-max"
+        ),
+        pytest.param({"DB_POOL_MIN_SIZE": "8"}, 8, 7, id="new-min"),
+    ],
+)
+def test_api_pool_sizes_from_old_and_new_names(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], pool_size: int, max_overflow: int
+) -> None:
+    s, _ = read_deprecated(monkeypatch, **env)
+    assert (s.db_pool.pool_size, s.db_pool.max_overflow) == (pool_size, max_overflow)
+
+
+def test_api_old_backoff_names_still_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    s, caught = read_deprecated(monkeypatch, RETRY_BACKOFF_BASE="0.1", RETRY_BACKOFF_MAX="2")
+    assert (s.step_retry_backoff_base, s.step_retry_backoff_max) == (0.1, 2.0)
+    assert caught == [
+        "RETRY_BACKOFF_BASE is deprecated: use STEP_RETRY_BACKOFF_BASE",
+        "RETRY_BACKOFF_MAX is deprecated: use STEP_RETRY_BACKOFF_MAX",
+    ]
+
+
+def test_api_new_name_wins_over_old(monkeypatch: pytest.MonkeyPatch) -> None:
+    s, caught = read_deprecated(
+        monkeypatch,
+        RETRY_BACKOFF_BASE="0.1",
+        STEP_RETRY_BACKOFF_BASE="0.7",
+        DB_POOL__MAX_OVERFLOW="1",
+        DB_POOL_MAX_SIZE="30",
+    )
+    assert (s.step_retry_backoff_base, s.db_pool_max_size) == (0.7, 30)
+    assert caught == [
+        "DB_POOL__MAX_OVERFLOW is deprecated and ignored: DB_POOL_MAX_SIZE is set; "
+        "remove DB_POOL__MAX_OVERFLOW",
+        "RETRY_BACKOFF_BASE is deprecated and ignored: STEP_RETRY_BACKOFF_BASE is set; "
+        "remove RETRY_BACKOFF_BASE",
+    ]
+
+
+def test_api_blank_variables_are_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    blank = ("DB_POOL_MIN_SIZE", "DB_POOL__POOL_SIZE", "STEP_RETRY_BACKOFF_BASE", "LOG_BUFFER_SIZE")
+    s, caught = read_deprecated(
+        monkeypatch, SERVICE_NAME="", LOG_WORKER_URL="", **dict.fromkeys(blank, "")
+    )
+    assert (s.service_name, s.log_worker_url) == ("execlog-api", "http://127.0.0.1:8001")
+    assert (s.db_pool_min_size, s.step_retry_backoff_base, s.log_buffer_size) == (5, 0.5, 50)
+    assert caught == []
 
 
 def test_api_chain_from_settings_without_worker_url(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import asyncpg  # type: ignore[import-untyped,unused-ignore]
 import httpx
 import orjson
 import pytest
+import structlog
 from asgi_lifespan import LifespanManager
 
 from execlog_schema.builder import make_producer, new_batch, new_record
@@ -260,6 +261,25 @@ async def test_worker_api_post_batch(
     assert 'execlog_records_written_total{source="api"}' in metrics.text
     assert "execlog_queue_length" in metrics.text
     assert "execlog_write_seconds_bucket" in metrics.text
+
+
+async def test_worker_api_logs_deprecated_settings_at_start(
+    migrated: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RETRY_BACKOFF_BASE", "0.5")
+    monkeypatch.setenv("RETRY_BACKOFF_MAX", "2")
+    with pytest.warns(DeprecationWarning, match="RETRY_BACKOFF_MAX is deprecated: use"):
+        settings = Settings(**migrated.model_dump(exclude={"task_retry_backoff_max"}))
+    assert settings.task_retry_backoff_max == 2.0
+    with structlog.testing.capture_logs() as logs:
+        async with LifespanManager(create_app(settings)):
+            pass
+    assert [
+        (e["old"], e["new"], e["ignored"]) for e in logs if e["event"] == "deprecated setting"
+    ] == [
+        ("RETRY_BACKOFF_BASE", "TASK_RETRY_BACKOFF_BASE", True),
+        ("RETRY_BACKOFF_MAX", "TASK_RETRY_BACKOFF_MAX", False),
+    ]
 
 
 async def test_worker_api_database_down_is_503_not_500(

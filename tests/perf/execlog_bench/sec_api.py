@@ -2,8 +2,9 @@
 
 Closed loop: ``concurrency`` clients POST /api/v1/executions back to back for ``seconds``;
 each execution runs ``steps`` echo steps in the background (about 3 log lines per step plus
-start/finish), all on the API's own event loop and database pool (DB_POOL__POOL_SIZE fixed
-small, no overflow, short pool timeout, so pool exhaustion shows as waits or errors).
+start/finish), all on the API's own event loop and database pool (DB_POOL_MIN_SIZE and
+DB_POOL_MAX_SIZE both fixed small, short pool timeout, so pool exhaustion shows as waits or
+errors).
 
 The API reaches PostgreSQL through a :class:`~execlog_stack.proxy.TcpProxy` that adds
 ``db_latency`` each way (a database one network hop away, as in any real deployment; on
@@ -138,9 +139,9 @@ async def run_mode(
         "LOG_SINK": mode.split("+")[0],
         "LOG_BUFFER_SIZE": str(buffer_size),
         "DATABASE_URL": database_url,
-        "DB_POOL__POOL_SIZE": str(pool_size),
-        "DB_POOL__MAX_OVERFLOW": "0",
-        "DB_POOL__POOL_TIMEOUT": "10",
+        "DB_POOL_MIN_SIZE": str(pool_size),
+        "DB_POOL_MAX_SIZE": str(pool_size),
+        "DB_POOL_TIMEOUT": "10",
         "LOG_LEVEL": "WARNING",
     }
     api = stack.start_api(env=env)

@@ -77,6 +77,7 @@ SCRUBBED_ENV_PREFIXES: tuple[str, ...] = (
     "HTTP_STEP_",
     "MAX_STEPS_",
     "STEP_DEFAULT_",
+    "STEP_RETRY_",
 )
 """Settings a child must not inherit from the caller's environment (the stack sets its own)."""
 

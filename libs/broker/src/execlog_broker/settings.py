@@ -1,27 +1,29 @@
-"""``BrokerSettings``: the Redis broker fields a service's ``Settings`` inherits."""
+"""``BrokerSettings``: the Redis broker fields a service's ``Settings`` inherits.
+
+It reads the environment by the rules of every service (``execlog_service.settings``): a blank
+variable is unset, renamed variables keep working under their old names.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from execlog_broker import transport, url
+from execlog_service.settings import ServiceSettings
 
 
 def _secret(value: SecretStr | None) -> str | None:
     return None if value is None else value.get_secret_value()
 
 
-class BrokerSettings(BaseSettings):
+class BrokerSettings(ServiceSettings):
     """REDIS_* and BROKER_* settings, read from the upper-cased field names (no prefix).
 
     A service's ``Settings`` subclasses this and overrides a field to change its default
     (its position, and so the variable's, stays the one given here).
     """
-
-    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, validate_default=True)
 
     redis_host: str = "127.0.0.1"
     redis_port: int = Field(default=6379, ge=1, le=65535)

@@ -18,7 +18,7 @@ PoolWaitObserver = Callable[[float, bool], None]
 
 
 class PoolSettings(BaseModel):
-    """Connection pool sizing, meant to be embedded in a service's Settings."""
+    """The pool arguments of :func:`create_engine` as one model (``**pool.model_dump()``)."""
 
     pool_size: int = Field(default=5, ge=1)
     max_overflow: int = Field(default=10, ge=0)

@@ -1,4 +1,5 @@
-"""What every execlog service process shares, whatever its domain: startup checks."""
+"""What every execlog service process shares, whatever its domain: startup checks, logging,
+how settings are read from the environment."""
 
 from execlog_service._version import __version__
 

@@ -35,6 +35,7 @@ from execlog_schema.sanitize import clean_json
 from execlog_service.log_setup import configure_logging
 from execlog_service.request_id import HEADER as REQUEST_ID_HEADER
 from execlog_service.request_id import Observer, RequestIdMiddleware, current_request_id
+from execlog_service.settings import log_deprecated_settings
 
 _log = structlog.get_logger("execlog_api.app")
 BODY_PARSE_ERROR = "There was an error parsing the body"
@@ -93,7 +94,7 @@ class AppMetrics:
         )
         self.pool_timeouts = Counter(
             "execlog_api_db_pool_timeouts",
-            "Connection checkouts that ran into DB_POOL__POOL_TIMEOUT (pool exhausted)",
+            "Connection checkouts that ran into DB_POOL_TIMEOUT (pool exhausted)",
             registry=registry,
         )
 
@@ -240,7 +241,7 @@ def _build_services(
         logger,
         runners,
         backoff=BackoffSettings(
-            base=settings.retry_backoff_base, maximum=settings.retry_backoff_max
+            base=settings.step_retry_backoff_base, maximum=settings.step_retry_backoff_max
         ),
     )
     headers = {}
@@ -302,6 +303,7 @@ def create_app(
             log_worker=settings.log_worker_url,
             spool=str(settings.log_spool_dir),
         )
+        log_deprecated_settings(_log, settings)
         try:
             yield
         finally:

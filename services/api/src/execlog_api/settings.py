@@ -2,21 +2,23 @@
 
 Every field is read from the upper-cased field name (``LOG_BUFFER_SIZE``, ``REDIS_URL``...);
 the broker fields (``REDIS_*``, ``BROKER_KEY_PREFIX``) are inherited from ``BrokerSettings``.
-The embedded pool settings use ``__`` as nesting delimiter: ``DB_POOL__POOL_SIZE=10``.
+The old names in ``Settings.RENAMED`` are still read, with a deprecation warning.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import NoDecode, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode
 
 from execlog_broker.settings import BrokerSettings
 from execlog_db.engine import PoolSettings
 from execlog_db.url import redact, to_async_url
+from execlog_service.settings import Renamed
 
 DEFAULT_REDACT_KEYS: tuple[str, ...] = (
     "password",
@@ -30,17 +32,41 @@ DEFAULT_REDACT_KEYS: tuple[str, ...] = (
     "cookie",
     "set_cookie",
 )
+DEFAULT_DB_POOL_MIN_SIZE = 5
+OLD_DEFAULT_MAX_OVERFLOW = 10
+"""The default of DB_POOL__MAX_OVERFLOW, connections above DB_POOL__POOL_SIZE (before 0.2.0)."""
+
+
+def _max_size_from_overflow(raw: str, values: Mapping[str, Any]) -> int:
+    """DB_POOL_MAX_SIZE from the old DB_POOL__MAX_OVERFLOW: connections above the pool size."""
+    try:
+        overflow = int(raw)
+    except ValueError:
+        raise ValueError(f"DB_POOL__MAX_OVERFLOW must be an integer, not {raw!r}") from None
+    if overflow < 0:
+        raise ValueError("DB_POOL__MAX_OVERFLOW must be >= 0")
+    min_size = values.get("db_pool_min_size", DEFAULT_DB_POOL_MIN_SIZE)
+    try:
+        return int(min_size) + overflow
+    except (TypeError, ValueError):
+        return overflow  # DB_POOL_MIN_SIZE is invalid: its own error is reported
 
 
 class Settings(BrokerSettings):
     """All configuration of the API process (HTTP service, engine and ExecutionLogger)."""
 
-    model_config = SettingsConfigDict(
-        env_nested_delimiter="__",
-        extra="ignore",
-        case_sensitive=False,
-        validate_default=True,
-    )
+    RENAMED: ClassVar[Mapping[str, str | Renamed]] = {
+        "DB_POOL__POOL_SIZE": "db_pool_min_size",
+        "DB_POOL__MAX_OVERFLOW": Renamed(
+            "db_pool_max_size",
+            _max_size_from_overflow,
+            "set it to DB_POOL_MIN_SIZE + DB_POOL__MAX_OVERFLOW",
+        ),
+        "DB_POOL__POOL_TIMEOUT": "db_pool_timeout",
+        "DB_POOL__POOL_PRE_PING": "db_pool_pre_ping",
+        "RETRY_BACKOFF_BASE": "step_retry_backoff_base",
+        "RETRY_BACKOFF_MAX": "step_retry_backoff_max",
+    }
 
     # --- broker: REDIS_* and BROKER_KEY_PREFIX come from BrokerSettings (listed first); the
     # timeouts are overridden for their defaults only: a publisher on the request path fails fast.
@@ -60,7 +86,20 @@ class Settings(BrokerSettings):
     workers: int = Field(default=1, ge=1, le=64)
 
     database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
-    db_pool: PoolSettings = Field(default_factory=PoolSettings)
+    db_pool_min_size: int = Field(
+        default=DEFAULT_DB_POOL_MIN_SIZE,
+        ge=1,
+        description="connections the pool keeps open per process (SQLAlchemy pool_size)",
+    )
+    db_pool_max_size: int = Field(
+        default=15,
+        ge=1,
+        description="most connections per process (SQLAlchemy pool_size + max_overflow)",
+    )
+    db_pool_timeout: float = Field(
+        default=30.0, gt=0, description="seconds a checkout waits for a free connection"
+    )
+    db_pool_pre_ping: bool = Field(default=True, description="test a connection before use")
 
     log_worker_url: str = "http://127.0.0.1:8001"
     log_api_token: SecretStr = SecretStr("")
@@ -90,8 +129,10 @@ class Settings(BrokerSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     step_default_max_attempts: int = Field(default=3, ge=1, le=100)
-    retry_backoff_base: float = Field(default=0.5, ge=0)
-    retry_backoff_max: float = Field(default=30.0, ge=0)
+    step_retry_backoff_base: float = Field(
+        default=0.5, ge=0, description="first pause before a step's next attempt (seconds)"
+    )
+    step_retry_backoff_max: float = Field(default=30.0, ge=0)
     http_step_max_timeout: float = Field(default=30.0, gt=0)
     http_step_allowed_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), description="Hosts http steps may call (comma-separated); empty: any host"
@@ -133,6 +174,30 @@ class Settings(BrokerSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("LOG_WORKER_URL must be an http:// or https:// URL (or empty)")
         return value.rstrip("/")
+
+    @classmethod
+    def complete_renamed(cls, values: dict[str, Any], used: frozenset[str]) -> None:
+        """DB_POOL__POOL_SIZE alone still allows its old default overflow above it."""
+        if "DB_POOL__POOL_SIZE" in used and "db_pool_max_size" not in values:
+            values["db_pool_max_size"] = _max_size_from_overflow(
+                str(OLD_DEFAULT_MAX_OVERFLOW), values
+            )
+
+    @model_validator(mode="after")
+    def _pool_sizes(self) -> Self:
+        if self.db_pool_min_size > self.db_pool_max_size:
+            raise ValueError("DB_POOL_MIN_SIZE must not exceed DB_POOL_MAX_SIZE")
+        return self
+
+    @property
+    def db_pool(self) -> PoolSettings:
+        """The pool arguments of ``execlog_db.create_engine``: min size kept, the rest overflow."""
+        return PoolSettings(
+            pool_size=self.db_pool_min_size,
+            max_overflow=self.db_pool_max_size - self.db_pool_min_size,
+            pool_timeout=self.db_pool_timeout,
+            pool_pre_ping=self.db_pool_pre_ping,
+        )
 
     @property
     def async_database_url(self) -> str:

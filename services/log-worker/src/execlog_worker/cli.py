@@ -26,6 +26,7 @@ import click
 import orjson
 
 from execlog_service.cli import check_option, load_settings, preflight
+from execlog_service.settings import log_deprecated_settings
 from execlog_service.startup import Check, import_object, load_entry_point
 from execlog_worker._version import __version__
 from execlog_worker.settings import Settings, get_settings
@@ -183,6 +184,7 @@ def worker(
         database=settings.database_url_redacted,
         argv=argv,
     )
+    log_deprecated_settings(log, settings)
     app.worker_main(argv)
 
 

@@ -3,18 +3,20 @@
 Every field is read from its upper-cased name (``DATABASE_URL``, ``REDIS_HOST``, ...), no prefix,
 so the variables of the guide (REDIS_HOST/REDIS_PORT/REDIS_DB/REDIS_PASSWORD) work unchanged;
 the broker fields (``REDIS_*``, ``BROKER_KEY_PREFIX``) are inherited from ``BrokerSettings``.
+The old names in ``Settings.RENAMED`` are still read, with a deprecation warning.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import SettingsConfigDict
 
 from execlog_broker.settings import BrokerSettings
 from execlog_db.url import redact, to_asyncpg_dsn
+from execlog_service.settings import Renamed
 
 WriteMethod = Literal["unnest", "copy", "copy_staging"]
 LogFormat = Literal["json", "console"]
@@ -28,9 +30,10 @@ PARTITION_LOCK_KEY = 0x6578_6C67_0002
 class Settings(BrokerSettings):
     """All configuration of the log-worker processes (Celery worker, HTTP API, CLI)."""
 
-    model_config = SettingsConfigDict(
-        extra="ignore", case_sensitive=False, validate_default=True, env_ignore_empty=True
-    )
+    RENAMED: ClassVar[Mapping[str, str | Renamed]] = {
+        "RETRY_BACKOFF_BASE": "task_retry_backoff_base",
+        "RETRY_BACKOFF_MAX": "task_retry_backoff_max",
+    }
 
     # --- broker (Redis): REDIS_* and BROKER_KEY_PREFIX come from BrokerSettings (listed first);
     # the timeouts are overridden for their defaults only, which differ from the API's.
@@ -41,8 +44,12 @@ class Settings(BrokerSettings):
 
     # --- database
     database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
-    db_pool_min_size: int = Field(default=1, ge=0, le=100)
-    db_pool_max_size: int = Field(default=4, ge=1, le=200)
+    db_pool_min_size: int = Field(
+        default=1, ge=0, le=100, description="connections the asyncpg pool keeps open per process"
+    )
+    db_pool_max_size: int = Field(
+        default=4, ge=1, le=200, description="most connections of that pool"
+    )
     db_connect_timeout: float = Field(default=5.0, gt=0)
     db_command_timeout: float = Field(
         default=60.0, gt=0, description="per statement; well under the task soft time limit"
@@ -69,8 +76,10 @@ class Settings(BrokerSettings):
     task_time_limit: int = Field(default=300, ge=1)
     task_soft_time_limit: int = Field(default=240, ge=1)
     task_max_retries: int = Field(default=10, ge=0)
-    retry_backoff_base: float = Field(default=1.0, gt=0)
-    retry_backoff_max: float = Field(default=60.0, gt=0)
+    task_retry_backoff_base: float = Field(
+        default=1.0, gt=0, description="first delay before a failed write is retried (seconds)"
+    )
+    task_retry_backoff_max: float = Field(default=60.0, gt=0)
     write_method: WriteMethod = "copy"
 
     # --- partitions / retention
@@ -123,11 +132,11 @@ class Settings(BrokerSettings):
             raise ValueError("DB_POOL_MIN_SIZE must not exceed DB_POOL_MAX_SIZE")
         # An unacked message (running, or held with a retry ETA) returns to the queue after
         # visibility_timeout: shorter than what a task can legitimately take means duplicates.
-        floor = self.task_time_limit + self.retry_backoff_max
+        floor = self.task_time_limit + self.task_retry_backoff_max
         if self.broker_visibility_timeout <= floor:
             raise ValueError(
                 f"BROKER_VISIBILITY_TIMEOUT ({self.broker_visibility_timeout}s) must exceed "
-                f"TASK_TIME_LIMIT + RETRY_BACKOFF_MAX ({floor:g}s)"
+                f"TASK_TIME_LIMIT + TASK_RETRY_BACKOFF_MAX ({floor:g}s)"
             )
         return self
 

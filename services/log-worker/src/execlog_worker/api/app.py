@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request, Response
 from execlog_schema.wire import QUEUE_NAME
 from execlog_service.log_setup import get_logger
 from execlog_service.request_id import RequestIdMiddleware
+from execlog_service.settings import log_deprecated_settings
 from execlog_worker._version import __version__
 from execlog_worker.api.deps import Resources
 from execlog_worker.api.queries import WatermarkCache
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             watermarks=WatermarkCache(ttl=settings.stream_poll_interval / 2),
         )
         log.info("api started", version=__version__, database=settings.database_url_redacted)
+        log_deprecated_settings(log, settings)
         try:
             yield
         finally:

@@ -98,7 +98,9 @@ def handle_message(
                     "dead-letter write failed too; the batch stays queued",
                     error=describe(dlq_exc),
                 )
-        countdown = backoff(retries, settings.retry_backoff_base, settings.retry_backoff_max)
+        countdown = backoff(
+            retries, settings.task_retry_backoff_base, settings.task_retry_backoff_max
+        )
         WRITE_RETRIES.inc()
         log.warning(
             "write failed, retrying",
