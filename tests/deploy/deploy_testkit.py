@@ -127,6 +127,8 @@ def format_default(value: object) -> str:
         value = ",".join(str(v) for v in value)
     text = str(value)
     return f"`{text}`" if text else '`""`'
+
+
 def renamed_names(cls: type[BaseSettings]) -> set[str]:
     """The old variable names ``cls`` still reads (deprecated: no deploy file may set them)."""
     return {name.upper() for name in getattr(cls, "RENAMED", {})}
