@@ -51,7 +51,7 @@ IMAGES = {
         "build_file": "services/log-worker/BUILD",
     },
 }
-GUIDE_PORTS = {
+DOCUMENTED_PORTS = {
     "api": 8000,
     "postgres": 5432,
     "redis": 6379,
@@ -147,9 +147,9 @@ def dockerfile(image: str) -> str:
 # --- tests -------------------------------------------------------------------------------------
 
 
-def test_compose_has_the_guides_services_and_ports() -> None:
+def test_compose_has_the_documented_services_and_ports() -> None:
     assert COMPOSE["name"] == "execlog"
-    for name, port in GUIDE_PORTS.items():
+    for name, port in DOCUMENTED_PORTS.items():
         published = [str(p) for p in SERVICES[name].get("ports", [])]
         assert published == [f"{port}:{port}"], name
     assert {"api-migrate", "log-worker-migrate", "log-worker"} <= set(SERVICES)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Start the log-worker Celery worker: queue `logs`, prefork pool, the guide's flags.
+# Start the log-worker Celery worker: queue `logs`, prefork pool, concurrency 4, node logs@%h,
+# 1000 tasks per child (each flag from its WORKER_* variable).
 #
 # Settings come from the environment (the same variables the service reads):
 #   WORKER_CONCURRENCY (4)            child processes

@@ -216,7 +216,7 @@ def _fake_bin(tmp_path: Path) -> Path:
     return fake
 
 
-def test_worker_cli_start_scripts_pass_the_guides_flags(tmp_path: Path) -> None:
+def test_worker_cli_start_scripts_pass_their_documented_flags(tmp_path: Path) -> None:
     fake = _fake_bin(tmp_path)
     base = {"PATH": os.environ["PATH"], "EXECLOG_WORKER_BIN": str(fake)}
     out = subprocess.run(

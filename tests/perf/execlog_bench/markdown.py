@@ -43,7 +43,7 @@ def meta_md(meta: dict[str, Any]) -> str:
             "- PostgreSQL: " + ", ".join(f"{k}={val}" for k, val in pg.items()),
             "- Redis: " + ", ".join(f"{k}={val}" for k, val in rd.items()),
             f"- sizes: {meta['settings']}",
-            f"- optimised worker env: `{meta.get('tuned_worker_env')}`; guide's worker env: "
+            f"- optimised worker env: `{meta.get('tuned_worker_env')}`; naive worker env: "
             f"`{meta.get('naive_worker_env')}`",
         ]
     )

@@ -1,4 +1,4 @@
-"""The end-to-end configurations: the guide's pipeline, the optimised one, and the ablations."""
+"""The end-to-end configurations: the naive pipeline, the optimised one, and the ablations."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ NAIVE_WORKER_ENV: dict[str, str] = {
     "WRITE_METHOD": "unnest",
     "WORKER_PREFETCH_MULTIPLIER": "1",
 }
-"""The guide's worker: one message per task, unnest, prefetch 1."""
+"""The naive worker: one message per task, unnest, prefetch 1."""
 
 TUNED_WORKER_ENV: dict[str, str] = {
     "WORKER_COALESCE": "true",
@@ -32,11 +32,11 @@ def _with(env: dict[str, str], **changes: str) -> dict[str, str]:
 
 
 def main_scenarios(workers: list[int]) -> list[Scenario]:
-    """The headline table: the guide's pipeline, batch 50 optimised and tuned, 1 and 2 workers."""
+    """The headline table: the naive pipeline, batch 50 optimised and tuned, 1 and 2 workers."""
     out = [
         Scenario(
             "naive_w2",
-            "guide pipeline: 50/message (cap), 1 message per task, unnest, prefetch 1",
+            "naive pipeline: 50/message (cap), 1 message per task, unnest, prefetch 1",
             NAIVE_PRODUCER,
             WorkerConfig(2, NAIVE_WORKER_ENV),
         )
@@ -63,11 +63,11 @@ def main_scenarios(workers: list[int]) -> list[Scenario]:
 
 
 def drain_scenarios(workers: list[int]) -> list[Scenario]:
-    """A queue full of 50-record messages, drained by the guide's worker and the coalescing one."""
+    """A queue full of 50-record messages, drained by the naive worker and the coalescing one."""
     out = [
         Scenario(
             "drain_naive_w2",
-            "drain 50-record messages: 1 message per task (guide)",
+            "drain 50-record messages: 1 message per task (naive)",
             NAIVE_PRODUCER,
             WorkerConfig(2, NAIVE_WORKER_ENV),
             mode="drain",

@@ -1,7 +1,7 @@
 """Settings of the log-worker service: one ``Settings`` read from environment variables.
 
 Every field is read from its upper-cased name (``DATABASE_URL``, ``REDIS_HOST``, ...), no prefix,
-so the variables of the guide (REDIS_HOST/REDIS_PORT/REDIS_DB/REDIS_PASSWORD) work unchanged;
+so the usual Redis variables (REDIS_HOST/REDIS_PORT/REDIS_DB/REDIS_PASSWORD) work unchanged;
 the broker fields (``REDIS_*``, ``BROKER_KEY_PREFIX``) are inherited from ``BrokerSettings``.
 The old names in ``Settings.RENAMED`` are still read, with a deprecation warning.
 """

@@ -1,4 +1,4 @@
-"""The process-wide ExecutionLogger (the guide's ``execution_logger`` singleton).
+"""The process-wide ExecutionLogger (``execution_logger``, what callers import).
 
 ``get_execution_logger()`` returns the logger installed by the running app (``create_app``
 installs its own at startup), or builds one from the environment settings on first use, so

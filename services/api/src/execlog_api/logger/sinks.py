@@ -3,7 +3,7 @@
 - ``celery`` (default): :class:`ExecutionLogger` itself, through the queue.
 - ``off``: :class:`DiscardingLogger` builds each record exactly as ``celery`` does (same
   caller cost, same returned record) and discards it: the app's own cost, as a baseline.
-- ``direct``: :class:`DirectWriteLogger` is the design the guide replaces: every record is one
+- ``direct``: :class:`DirectWriteLogger` is the design execlog replaces: every record is one
   INSERT + commit through the API's own connection pool (into ``execution_logs_direct`` in the
   API database, made on first use). ``log()`` cannot await, so the insert runs as a task on the
   event loop, holding a pooled connection as the old code did. Not for production.
