@@ -144,15 +144,13 @@ def test_converts_every_kind_of_value_by_the_rules() -> None:
         "false": "bool key",
         "red": "enum key",
     }
-    assert type(cleaned["str_subclass"]) is str  # type: ignore[index]
-    assert type(cleaned["int_enum"]) is int  # type: ignore[index]
+    assert cleaned["str_subclass"].__class__ is str
+    assert cleaned["int_enum"].__class__ is int
     orjson.dumps(cleaned)
 
 
 def test_long_descriptions_are_cut() -> None:
-    text = to_json(["x" * 5000])
-    assert isinstance(text, list)
-    assert len(text[0]) == 5000
+    assert to_json(["x" * 5000]) == ["x" * 5000]
     described = to_json(range(10**6))
     assert described == "<range> range(0, 1000000)"
     long_repr = to_json(type("Long", (), {"__repr__": lambda self: "y" * 5000})())
@@ -202,7 +200,12 @@ def test_redaction_hook_replaces_values_of_sensitive_keys_at_any_depth() -> None
 
 def test_the_hook_sees_keys_as_they_are_output() -> None:
     seen: list[str] = []
-    PayloadConverter(lambda key: seen.append(key) or False).to_json({Color.RED: 1, "k\x00": 2})
+
+    def redact(key: str) -> bool:
+        seen.append(key)
+        return False
+
+    PayloadConverter(redact).to_json({Color.RED: 1, "k\x00": 2})
     assert seen == ["red", "k\ufffd"]
 
 

@@ -18,10 +18,10 @@ from api_testkit import (
 )
 
 from execlog_api.logger import get_execution_logger
-from execlog_api.logger.hygiene import REDACTED
 from execlog_api.settings import Settings
 from execlog_schema.codec import decode_batch
 from execlog_schema.models import LogRecord
+from execlog_schema.payload import REDACTED
 from execlog_schema.wire import QUEUE_NAME
 
 

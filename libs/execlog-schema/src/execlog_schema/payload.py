@@ -233,7 +233,7 @@ def _float(value: float) -> float | str:
 
 
 def _key(key: object) -> str:
-    if type(key) is str:
+    if key.__class__ is str:
         return clean_text(key)
     if isinstance(key, enum.Enum):
         return _key(key.value)
