@@ -65,7 +65,7 @@ async def test_api_sinks_direct_writes_one_row_per_record(api_settings: Settings
 
 
 def test_api_sinks_plain_payload_fast_path_matches_the_full_conversion() -> None:
-    converter = PayloadConverter(SensitiveKeys(DEFAULT_REDACT_KEYS))
+    converter = PayloadConverter(SensitiveKeys(DEFAULT_REDACT_KEYS).__getitem__)
     plain: dict[str, Any] = {"a": 1, "b": [1.5, "x", None, True], "c": {"d": {"e": "f"}}}
     assert converter.payload(plain) == plain
     assert converter.to_json(plain) == plain
@@ -81,9 +81,10 @@ def test_api_sinks_plain_payload_fast_path_matches_the_full_conversion() -> None
     assert converter.payload(deep) == converter.to_json(deep)
     # Verdicts are cached per key, and the cache is bounded.
     keys = SensitiveKeys(DEFAULT_REDACT_KEYS)
-    assert keys("db_password")
-    assert keys("db_password")
-    assert not keys("max_tokens")
+    assert keys["db_password"]
+    assert keys["db_password"]
+    assert not keys["max_tokens"]
+    assert len(keys) == 2
 
 
 def test_api_sinks_published_body_is_the_same_json_as_the_wire_dict() -> None:

@@ -101,7 +101,7 @@ class ExecutionLogger:
         self.config = config or LoggerConfig()
         self.metrics = metrics or LoggerMetrics()
         self.producer = producer or make_producer("execlog-api", __version__)
-        self.payloads = PayloadConverter(SensitiveKeys(self.config.redact_keys))
+        self.payloads = PayloadConverter(SensitiveKeys(self.config.redact_keys).__getitem__)
         self._chain_factory = chain_factory
         self._clock = clock
         self._lifecycle = threading.Lock()

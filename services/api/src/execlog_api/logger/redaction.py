@@ -2,8 +2,8 @@
 
 A key is sensitive when, split into lower-case words (``_``, ``-``, space, ``.`` and camelCase
 boundaries), it contains the words of a configured key in sequence: ``X-Api-Key``,
-``db_password``, ``accessToken`` match; ``max_tokens`` does not. ``SensitiveKeys`` is the key
-hook of the schema library's ``PayloadConverter``, which converts payloads and puts
+``db_password``, ``accessToken`` match; ``max_tokens`` does not. ``SensitiveKeys.__getitem__``
+is the key hook of the schema library's ``PayloadConverter``, which converts payloads and puts
 ``REDACTED`` in place of a sensitive key's value, whatever it is.
 """
 
@@ -26,22 +26,21 @@ def _words(key: str) -> tuple[str, ...]:
     return tuple(parts)
 
 
-class SensitiveKeys:
-    """``keys(name)``: whether the payload key ``name`` names a secret; memoized, as payload keys
-    repeat from record to record."""
+class SensitiveKeys(dict[str, bool]):
+    """``keys[name]``: whether the payload key ``name`` names a secret. A verdict is worked out on
+    first look and kept (payload keys repeat from record to record), so the converter's hook,
+    ``keys.__getitem__``, is one dict lookup per key."""
 
     def __init__(self, keys: Iterable[str]) -> None:
+        super().__init__()
         patterns = {_words(k) for k in keys}
         self._patterns: tuple[tuple[str, ...], ...] = tuple(sorted(p for p in patterns if p))
         self._joined = frozenset("".join(p) for p in self._patterns)
-        self._verdicts: dict[str, bool] = {}
 
-    def __call__(self, key: str) -> bool:
-        verdict = self._verdicts.get(key)
-        if verdict is None:
-            verdict = self._match(key)
-            if len(self._verdicts) < _VERDICT_CACHE_SIZE:
-                self._verdicts[key] = verdict
+    def __missing__(self, key: str) -> bool:
+        verdict = self._match(key)
+        if len(self) < _VERDICT_CACHE_SIZE:
+            self[key] = verdict
         return verdict
 
     def _match(self, key: str) -> bool:
