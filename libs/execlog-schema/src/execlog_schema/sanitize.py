@@ -58,7 +58,7 @@ def cut_text(text: str, limit: int) -> str:
 
 def clean_json(obj: object, *, max_depth: int = MAX_PAYLOAD_DEPTH) -> JSONValue:
     """``execlog_schema.payload.to_json`` (the payload rules live there), for callers of 0.1."""
-    from execlog_schema.payload import PayloadConverter  # imports this module
+    from execlog_schema.payload import PayloadConverter  # here: that module imports this one
 
     return PayloadConverter(max_depth=max_depth).to_json(obj)
 
