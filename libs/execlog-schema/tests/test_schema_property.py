@@ -15,7 +15,8 @@ from execlog_schema.codec import batch_to_wire, decode_batch, encode_batch
 from execlog_schema.errors import BatchRejected
 from execlog_schema.limits import MAX_ATTEMPT, MAX_MESSAGE_CHARS
 from execlog_schema.models import LogLevel
-from execlog_schema.sanitize import clean_json, clean_text, has_bad_text
+from execlog_schema.payload import clean_payload, to_json
+from execlog_schema.sanitize import clean_text, has_bad_text
 
 SETTINGS = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None
@@ -156,10 +157,16 @@ def test_clean_text_always_yields_storable_text(text: str) -> None:
 
 @SETTINGS
 @given(json_value)
-def test_clean_json_always_encodes(value: Any) -> None:
-    cleaned = clean_json(value)
+def test_to_json_always_encodes(value: Any) -> None:
+    cleaned = to_json(value)
     assert "\\u0000" not in orjson.dumps(cleaned).decode().replace("\\\\", "")
-    assert clean_json(cleaned) == cleaned
+    assert to_json(cleaned) == cleaned
+
+
+@SETTINGS
+@given(st.dictionaries(any_text, json_value, max_size=6))
+def test_payload_shortcut_gives_what_the_full_conversion_gives(payload: dict[str, Any]) -> None:
+    assert repr(clean_payload(payload)) == repr(to_json(payload))  # repr: 1 != 1.0 != True
 
 
 junk_batch = st.fixed_dictionaries(

@@ -22,10 +22,10 @@ from asgi_lifespan import LifespanManager
 
 from execlog_api.app import create_app
 from execlog_api.logger import get_execution_logger
-from execlog_api.logger.hygiene import REDACTED
 from execlog_api.settings import Settings
 from execlog_schema.codec import decode_batch
 from execlog_schema.models import LogRecord
+from execlog_schema.payload import REDACTED
 from execlog_schema.wire import QUEUE_NAME
 
 

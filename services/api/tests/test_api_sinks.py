@@ -15,12 +15,13 @@ import orjson
 from api_testkit import running_app, services_of, wait_finished
 from kombu import serialization
 
-from execlog_api.logger.hygiene import REDACTED, Redactor
+from execlog_api.logger.redaction import SensitiveKeys
 from execlog_api.logger.sinks import DirectWriteLogger, DiscardingLogger
 from execlog_api.settings import DEFAULT_REDACT_KEYS, Settings
 from execlog_db.url import to_asyncpg_dsn
 from execlog_schema.builder import make_producer, new_batch, new_record
 from execlog_schema.codec import batch_to_wire, encode_batch
+from execlog_schema.payload import REDACTED, PayloadConverter
 from execlog_schema.wire import register_kombu_json
 
 STEPS = [{"kind": "echo", "message": "hello", "data": {"n": 1}}] * 2
@@ -64,24 +65,26 @@ async def test_api_sinks_direct_writes_one_row_per_record(api_settings: Settings
 
 
 def test_api_sinks_plain_payload_fast_path_matches_the_full_conversion() -> None:
-    redactor = Redactor(DEFAULT_REDACT_KEYS)
+    converter = PayloadConverter(SensitiveKeys(DEFAULT_REDACT_KEYS).__getitem__)
     plain: dict[str, Any] = {"a": 1, "b": [1.5, "x", None, True], "c": {"d": {"e": "f"}}}
-    assert redactor.clean_payload(plain) is plain
-    assert redactor.clean(plain) == plain
+    assert converter.payload(plain) == plain
+    assert converter.to_json(plain) == plain
     secret = {"nested": {"apiKey": "s3cret"}, "ok": 1}
-    assert redactor.clean_payload(secret) == {"nested": {"apiKey": REDACTED}, "ok": 1}
+    assert converter.payload(secret) == {"nested": {"apiKey": REDACTED}, "ok": 1}
     odd: dict[Any, Any] = {"nan": float("nan"), "t": (1, 2), 3: "int key"}
-    assert redactor.clean_payload(odd) == {"nan": "NaN", "t": [1, 2], "3": "int key"}
+    assert converter.payload(odd) == {"nan": "NaN", "t": [1, 2], "3": "int key"}
     deep: dict[str, Any] = {}
     node = deep
     for _ in range(40):
         node["x"] = {}
         node = node["x"]
-    assert redactor.clean_payload(deep) == redactor.clean(deep)
+    assert converter.payload(deep) == converter.to_json(deep)
     # Verdicts are cached per key, and the cache is bounded.
-    assert redactor.is_sensitive("db_password")
-    assert redactor.is_sensitive("db_password")
-    assert not redactor.is_sensitive("max_tokens")
+    keys = SensitiveKeys(DEFAULT_REDACT_KEYS)
+    assert keys["db_password"]
+    assert keys["db_password"]
+    assert not keys["max_tokens"]
+    assert len(keys) == 2
 
 
 def test_api_sinks_published_body_is_the_same_json_as_the_wire_dict() -> None:

@@ -1,11 +1,11 @@
 """Producer fast path: build contract objects without per-record pydantic validation.
 
-Every value is sanitized (``execlog_schema.sanitize``) and bounded (``execlog_schema.limits``)
-here, so the objects are valid by construction and are assembled with a direct, validation-free
-constructor. Data problems (NUL, surrogates, oversize text or payload, odd payload types) are
-fixed, never raised; programmer errors (an id that is not a UUID, an unknown level, a bad
-``attempt``) raise ``ValueError``/``TypeError`` at the call site, so a bad record can never
-poison a whole batch downstream.
+Every value is sanitized (``execlog_schema.sanitize``; payloads by ``execlog_schema.payload``)
+and bounded (``execlog_schema.limits``) here, so the objects are valid by construction and are
+assembled with a direct, validation-free constructor. Data problems (NUL, surrogates, oversize
+text or payload, odd payload types) are fixed, never raised; programmer errors (an id that is
+not a UUID, an unknown level, a bad ``attempt``) raise ``ValueError``/``TypeError`` at the call
+site, so a bad record can never poison a whole batch downstream.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 from uuid import UUID, SafeUUID
 
-import orjson
 import uuid_utils
 from pydantic import BaseModel
 
@@ -27,15 +26,13 @@ from execlog_schema.limits import (
     MAX_COMPONENT_LEN,
     MAX_HOST_LEN,
     MAX_NODE_ID_LEN,
-    MAX_PAYLOAD_BYTES,
     MAX_RECORDS_PER_BATCH,
     MAX_SERVICE_LEN,
     MAX_SERVICE_VERSION_LEN,
-    PAYLOAD_PREVIEW_CHARS,
-    PAYLOAD_TRUNCATED_KEY,
 )
 from execlog_schema.models import SCHEMA_VERSION, LogBatch, LogLevel, LogRecord, Producer
-from execlog_schema.sanitize import clean_json, clean_text, cut_text, truncate_message
+from execlog_schema.payload import PayloadConverter, clean_payload
+from execlog_schema.sanitize import clean_text, cut_text, truncate_message
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -115,47 +112,6 @@ def as_level(level: LogLevel | str | int) -> LogLevel:
     raise TypeError(f"level must be LogLevel, str or int, got {type(level).__name__}")
 
 
-def clean_payload(payload: object) -> dict[str, Any]:
-    """Make a contract payload from anything: sanitized JSON object within ``MAX_PAYLOAD_BYTES``.
-
-    ``None`` -> ``{}``; a non-mapping value is wrapped as ``{"value": ...}``; an oversize payload
-    is replaced by ``{PAYLOAD_TRUNCATED_KEY: true, "original_bytes": n, "preview": "<start of
-    its JSON text>"}``.
-    """
-    if payload is None:
-        return {}
-    if isinstance(payload, dict):
-        if not payload:
-            return {}
-        try:
-            encoded = orjson.dumps(payload)
-        except (TypeError, orjson.JSONEncodeError):
-            encoded = b""
-        if encoded and b"\\u0000" not in encoded:
-            if len(encoded) <= MAX_PAYLOAD_BYTES:
-                fast: dict[str, Any] = orjson.loads(encoded)
-                return fast
-            return _oversize(encoded)
-    cleaned = clean_json(payload if isinstance(payload, Mapping) else {"value": payload})
-    assert isinstance(cleaned, dict)
-    if not cleaned:
-        return cleaned
-    encoded = orjson.dumps(cleaned)
-    if len(encoded) <= MAX_PAYLOAD_BYTES:
-        return cleaned
-    return _oversize(encoded)
-
-
-def _oversize(encoded: bytes) -> dict[str, Any]:
-    return {
-        PAYLOAD_TRUNCATED_KEY: True,
-        "original_bytes": len(encoded),
-        "preview": encoded[: PAYLOAD_PREVIEW_CHARS * 4].decode("utf-8", "ignore")[
-            :PAYLOAD_PREVIEW_CHARS
-        ],
-    }
-
-
 def _text(value: object) -> str:
     return clean_text(value if isinstance(value, str) else str(value))
 
@@ -198,9 +154,11 @@ def new_record(
     attempt: int | None = None,
     created_at: datetime | None = None,
     record_id: UUID | None = None,
+    converter: PayloadConverter | None = None,
 ) -> LogRecord:
     """Build a valid ``LogRecord``: UUIDv7 id, ``created_at`` = now (UTC), text sanitized,
-    message truncated with a marker, payload cleaned and bounded."""
+    message truncated with a marker, payload made by ``converter.payload`` (default: the
+    payload rules with nothing redacted, ``clean_payload``)."""
     if attempt is not None and (
         isinstance(attempt, bool) or not isinstance(attempt, int) or not 0 <= attempt <= MAX_ATTEMPT
     ):
@@ -221,7 +179,7 @@ def new_record(
             "component": _component(component),
             "level": as_level(level),
             "message": truncate_message(_text(message)),
-            "payload": clean_payload(payload),
+            "payload": clean_payload(payload) if converter is None else converter.payload(payload),
             "created_at": created_at,
             "attempt": attempt,
         },

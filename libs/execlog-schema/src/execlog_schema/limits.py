@@ -19,7 +19,7 @@ MAX_PAYLOAD_NESTING: Final = 254
 """Deepest payload nesting the contract allows: what orjson encodes; deeper is rejected."""
 
 MAX_PAYLOAD_DEPTH: Final = 128
-"""Nesting at which ``sanitize.clean_json`` (the producer's conversion path) cuts values."""
+"""Nesting at which the payload conversion (``execlog_schema.payload``) cuts values."""
 
 MAX_NODE_ID_LEN: Final = 255
 MAX_COMPONENT_LEN: Final = 64

@@ -31,7 +31,7 @@ from execlog_api.logger.singleton import set_execution_logger
 from execlog_api.routers import executions, health, logs
 from execlog_api.settings import Settings, get_settings
 from execlog_db.engine import create_engine
-from execlog_schema.sanitize import clean_json
+from execlog_schema.payload import to_json
 from execlog_service.log_setup import configure_logging
 from execlog_service.request_id import HEADER as REQUEST_ID_HEADER
 from execlog_service.request_id import Observer, RequestIdMiddleware, current_request_id
@@ -142,8 +142,8 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
         }
         ctx = error.get("ctx")
         if ctx:
-            item["ctx"] = clean_json({k: str(v) for k, v in ctx.items()})
-        errors.append(cast(dict[str, Any], clean_json(item)))
+            item["ctx"] = to_json({k: str(v) for k, v in ctx.items()})
+        errors.append(cast(dict[str, Any], to_json(item)))
     return errors
 
 

@@ -13,17 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from execlog_api.db.models import Execution, ExecutionStatus, ExecutionStep, StepStatus
 from execlog_api.step_specs import AnyStep
 from execlog_schema.builder import uuid7
-from execlog_schema.sanitize import clean_json
+from execlog_schema.payload import to_json
 
 
 def now() -> datetime:
     """Aware UTC now."""
     return datetime.now(UTC)
-
-
-def json_safe(value: object) -> Any:
-    """JSON PostgreSQL accepts (no NUL, no lone surrogate, no NaN)."""
-    return clean_json(value)
 
 
 async def create_execution(
@@ -49,7 +44,7 @@ async def create_execution(
                 position=position,
                 node_id=step.node_id or f"{step.kind}-{position}",
                 kind=step.kind,
-                spec=json_safe(step.model_dump(mode="json")),
+                spec=to_json(step.model_dump(mode="json")),
                 status=StepStatus.PENDING.value,
                 attempts=0,
                 max_attempts=step.max_attempts or default_max_attempts,
@@ -88,7 +83,7 @@ async def set_execution_status(
     if finished:
         values["finished_at"] = now()
     if error is not None:
-        values["error"] = json_safe(error)
+        values["error"] = to_json(error)
     await session.execute(update(Execution).where(Execution.id == execution_id).values(**values))
 
 
@@ -108,9 +103,9 @@ async def set_step_status(
     if attempts is not None:
         values["attempts"] = attempts
     if output is not None:
-        values["output"] = json_safe(output)
+        values["output"] = to_json(output)
     if error is not None:
-        values["error"] = json_safe(error)
+        values["error"] = to_json(error)
     if started:
         values["started_at"] = now()
     if finished:

@@ -1,4 +1,4 @@
-"""ExecutionLogger and its parts: buffer, delivery, hygiene, metrics."""
+"""ExecutionLogger and its parts: buffer, delivery, redaction, metrics."""
 
 from execlog_api.logger.execution_logger import (
     ExecutionLog,

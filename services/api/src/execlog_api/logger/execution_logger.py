@@ -37,12 +37,13 @@ from execlog_api._version import __version__
 from execlog_api.logger.buffer import LogBuffer, Taken
 from execlog_api.logger.delivery.chain import DeliveryChain, Route
 from execlog_api.logger.delivery.errors import SpoolError
-from execlog_api.logger.hygiene import Redactor
 from execlog_api.logger.metrics import LoggerMetrics
+from execlog_api.logger.redaction import SensitiveKeys
 from execlog_api.settings import DEFAULT_REDACT_KEYS
 from execlog_schema.builder import make_producer, new_batch, new_record
 from execlog_schema.limits import MAX_RECORDS_PER_BATCH
 from execlog_schema.models import LogBatch, LogLevel, LogRecord, Producer
+from execlog_schema.payload import PayloadConverter
 
 ExecutionLog: TypeAlias = LogRecord
 """What ``log()`` returns: the contract record, id included (made by the producer)."""
@@ -100,7 +101,7 @@ class ExecutionLogger:
         self.config = config or LoggerConfig()
         self.metrics = metrics or LoggerMetrics()
         self.producer = producer or make_producer("execlog-api", __version__)
-        self.redactor = Redactor(self.config.redact_keys)
+        self.payloads = PayloadConverter(SensitiveKeys(self.config.redact_keys).__getitem__)
         self._chain_factory = chain_factory
         self._clock = clock
         self._lifecycle = threading.Lock()
@@ -196,18 +197,18 @@ class ExecutionLogger:
         Raises ValueError/TypeError only for programmer errors (an id that is not a UUID,
         an unknown level, a bad ``attempt``); payload data problems are fixed, never raised.
         """
-        data = self.redactor.clean_payload(payload) or {}
         if error is not None:
-            data["error"] = {"type": type(error).__name__, "message": _exc_text(error)}
+            payload = {**payload, "error": error} if payload else {"error": error}
         record = new_record(
             execution_id=execution_id,
             level=level,
             message=message,
             node_id=node_id,
             component=component or self.config.default_component,
-            payload=data,
+            payload=payload,
             workflow_id=workflow_id,
             attempt=attempt,
+            converter=self.payloads,
         )
         self.enqueue(record)
         return record
@@ -507,10 +508,3 @@ class ExecutionLogger:
                 continue
         self.metrics.spool_pending_files.set(len(files))
         self.metrics.spool_pending_bytes.set(total)
-
-
-def _exc_text(error: BaseException) -> str:
-    try:
-        return str(error)
-    except Exception:
-        return "(unprintable)"
