@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,7 @@ from execlog_service.startup import (
     import_object,
     load_entry_point,
     run_checks,
+    writable_directory,
 )
 
 
@@ -64,3 +66,13 @@ def test_load_entry_point_finds_an_installed_plugin_and_reports_an_absent_one() 
     assert load_entry_point("console_scripts", "pytest") == declared.value
     with pytest.raises(StartupCheckError, match=r"^flower: LookupError: no 'nope' entry point"):
         run_checks([Check("flower", lambda: load_entry_point("celery.commands", "nope"))])
+
+
+def test_writable_directory_creates_nothing_and_names_what_is_wrong(tmp_path: Path) -> None:
+    target = tmp_path / "a" / "b"
+    assert writable_directory(target) == str(target)
+    assert not (tmp_path / "a").exists()
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(StartupCheckError, match=r"^spool directory: ValueError: .*file is not a"):
+        run_checks([Check("spool directory", lambda: writable_directory(blocker / "spool"))])

@@ -157,11 +157,16 @@ def test_api_cli_serve_and_graceful_stop_ships_logs(
 
 
 def test_api_cli_check_names_what_each_command_loads() -> None:
-    served = run_cli("serve", "--check", DATABASE_URL="postgresql://u@127.0.0.1:1/db")
+    served = run_cli(
+        "serve",
+        "--check",
+        DATABASE_URL="postgresql://u@127.0.0.1:1/db",
+        LOG_SPOOL_DIR="/tmp/execlog-check/spool",
+    )
     assert served.returncode == 0, served.stderr
     assert served.stdout.strip() == (
         "serve: ok (database driver: asyncpg; broker transport: redis; "
-        "app: execlog_api.app:create_app)"
+        "spool directory: /tmp/execlog-check/spool; app: execlog_api.app:create_app)"
     )
     migrated = run_cli("migrate", "--check", DATABASE_URL="postgresql://u@127.0.0.1:1/db")
     assert migrated.returncode == 0, migrated.stderr

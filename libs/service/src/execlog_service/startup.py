@@ -10,9 +10,11 @@ line naming what is missing, instead of a traceback from deep inside a server's 
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
+from pathlib import Path
 
 
 class StartupCheckError(Exception):
@@ -61,3 +63,18 @@ def load_entry_point(group: str, name: str) -> str:
     point = next(iter(found))
     point.load()
     return str(point.value)
+
+
+def writable_directory(path: Path) -> str:
+    """Check that ``path`` is, or can be made, a directory this process writes to; creates nothing.
+
+    The first existing folder on the way up must be a directory we may write and enter.
+    """
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"{existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{existing} is not writable by this user (uid {os.getuid()})")
+    return str(path)

@@ -14,7 +14,7 @@ import click
 
 from execlog_api._version import __version__
 from execlog_service.cli import check_option, load_settings, preflight
-from execlog_service.startup import Check, import_object
+from execlog_service.startup import Check, import_object, writable_directory
 
 if TYPE_CHECKING:
     from execlog_api.settings import Settings
@@ -65,6 +65,7 @@ def serve(
     checks = [_database_check(settings)]
     if settings.log_sink == "celery":
         checks.append(Check("broker transport", lambda: load_transport(settings.broker_url)))
+    checks.append(Check("spool directory", lambda: writable_directory(settings.log_spool_dir)))
     checks.append(Check("app", lambda: import_object(APP_FACTORY)))
     if run_migrations:
         checks.append(_migrations_check())
