@@ -156,18 +156,20 @@ def test_api_cli_serve_and_graceful_stop_ships_logs(
     assert records[-1].message == "execution succeeded"
 
 
-def test_api_cli_check_names_what_each_command_loads() -> None:
+def test_api_cli_check_names_what_each_command_loads(tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
     served = run_cli(
         "serve",
         "--check",
         DATABASE_URL="postgresql://u@127.0.0.1:1/db",
-        LOG_SPOOL_DIR="/tmp/execlog-check/spool",
+        LOG_SPOOL_DIR=str(spool),
     )
     assert served.returncode == 0, served.stderr
     assert served.stdout.strip() == (
         "serve: ok (database driver: asyncpg; broker transport: redis; "
-        "spool directory: /tmp/execlog-check/spool; app: execlog_api.app:create_app)"
+        f"spool directory: {spool}; app: execlog_api.app:create_app)"
     )
+    assert not spool.exists()
     migrated = run_cli("migrate", "--check", DATABASE_URL="postgresql://u@127.0.0.1:1/db")
     assert migrated.returncode == 0, migrated.stderr
     assert migrated.stdout.strip().startswith("migrate: ok (database driver: asyncpg; migrations: ")
