@@ -142,7 +142,7 @@ async def test_contract_every_valid_fixture_as_a_newer_minor_is_still_accepted(
             data["added_in_a_future_minor"] = {"x": 1}
             data["producer"]["added_too"] = True
             for record in data["records"]:
-                record["trace_id"] = "abc"
+                record["baggage"] = "abc"
             result = await ingest(data, writer, source="contract")
             if result.status != "written":
                 problems.append(f"{fixture.id}: {result.status} {result.reason}")
