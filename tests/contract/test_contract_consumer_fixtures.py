@@ -1,16 +1,19 @@
 """The log-worker's real ingest entry point, on a real migrated database, accepts every valid
 golden fixture (storing it verbatim) and rejects every invalid one with the expected reason,
-without raising; fixtures of every supported schema version still pass (compatibility)."""
+without raising; fixtures of every supported schema version still pass (compatibility), and
+batches of schema 1.0 (no trace context) and 1.1 (trace_id, span_id) are both stored."""
 
 from __future__ import annotations
 
 import json
 import math
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
-from execlog_schema.codec import SUPPORTED_MAJORS, decode_batch
+from execlog_schema.builder import make_producer, new_batch, new_record
+from execlog_schema.codec import SUPPORTED_MAJORS, batch_to_wire, decode_batch
 from execlog_schema.fixtures import Fixture, fixture_majors, iter_invalid, iter_valid
 from execlog_schema.models import LogBatch
 from execlog_worker.ingest.batch import ingest
@@ -19,6 +22,8 @@ from execlog_worker.ingest.writer import LogWriter
 pytestmark = pytest.mark.timeout(120)
 
 SUPPORTED_FIXTURE_MAJORS = [m for m in fixture_majors() if m in SUPPORTED_MAJORS]
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+SPAN_ID = "00f067aa0ba902b7"
 
 
 def _same_json(a: Any, b: Any) -> bool:
@@ -37,7 +42,7 @@ def _same_json(a: Any, b: Any) -> bool:
 async def _stored(writer: LogWriter) -> dict[str, Any]:
     rows = await writer.pool.fetch(
         "SELECT id, created_at, execution_id, workflow_id, node_id, component, level, message,"
-        " payload, attempt, batch_id, schema_version FROM execution_logs"
+        " payload, attempt, trace_id, span_id, batch_id, schema_version FROM execution_logs"
     )
     return {str(row["id"]): row for row in rows}
 
@@ -60,7 +65,10 @@ def _differences(batch: LogBatch, stored: dict[str, Any]) -> list[str]:
             "level": record.level.value,
             "message": record.message,
             "attempt": record.attempt,
+            "trace_id": record.trace_id,
+            "span_id": record.span_id,
             "batch_id": batch.batch_id,
+            "schema_version": batch.schema_version,
         }
         for column, value in expected.items():
             if row[column] != value:
@@ -93,6 +101,46 @@ async def test_contract_worker_accepts_and_stores_every_valid_fixture(writer: Lo
             problems += await _ingest_valid(fixture, writer)
     assert seen >= 10
     assert problems == []
+
+
+async def test_contract_worker_reads_schema_1_0_and_1_1_batches(writer: LogWriter) -> None:
+    old = next(f for f in iter_valid(1) if f.name == "maximal")
+    traced = next(f for f in iter_valid(1) if f.name == "trace_context")
+    assert (old.data["schema_version"], traced.data["schema_version"]) == ("1.0", "1.1")
+    assert not any("trace_id" in r for r in old.data["records"])
+    built = new_batch(
+        [
+            new_record(
+                execution_id=uuid4(),
+                level="INFO",
+                message="traced",
+                component="runner",
+                trace_id=int(TRACE_ID, 16),
+                span_id=SPAN_ID,
+            )
+        ],
+        make_producer("contract", "0"),
+    )
+    assert built.schema_version == "1.1"
+    stored = []
+    for data in (old.data, traced.data, batch_to_wire(built)):
+        await writer.pool.execute("TRUNCATE execution_logs")  # the fixtures share record ids
+        result = await ingest(data, writer, source="contract")
+        assert (result.status, result.written) == ("written", len(data["records"])), result
+        rows = await writer.pool.fetch(
+            "SELECT schema_version, trace_id, span_id FROM execution_logs ORDER BY created_at"
+        )
+        stored.append([tuple(r) for r in rows])
+    assert stored == [
+        [("1.0", None, None)] * len(old.data["records"]),
+        [
+            ("1.1", TRACE_ID, SPAN_ID),
+            ("1.1", TRACE_ID, "0000000000000001"),
+            ("1.1", None, None),
+            ("1.1", None, None),
+        ],
+        [("1.1", TRACE_ID, SPAN_ID)],
+    ]
 
 
 async def test_contract_worker_is_idempotent_on_redelivery(writer: LogWriter) -> None:
@@ -142,7 +190,7 @@ async def test_contract_every_valid_fixture_as_a_newer_minor_is_still_accepted(
             data["added_in_a_future_minor"] = {"x": 1}
             data["producer"]["added_too"] = True
             for record in data["records"]:
-                record["trace_id"] = "abc"
+                record["baggage"] = "abc"
             result = await ingest(data, writer, source="contract")
             if result.status != "written":
                 problems.append(f"{fixture.id}: {result.status} {result.reason}")

@@ -12,6 +12,7 @@ import pytest
 
 from execlog_schema.builder import (
     as_level,
+    as_trace_hex,
     clean_payload,
     make_producer,
     new_batch,
@@ -245,3 +246,38 @@ def test_constructed_models_behave_like_validated_ones() -> None:
     assert record.model_copy(update={"message": "x"}).message == "x"
     with pytest.raises(Exception, match="frozen"):
         record.message = "changed"
+
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+SPAN_ID = "00f067aa0ba902b7"
+
+
+def test_trace_context_from_opentelemetry_ints_or_hex_text() -> None:
+    from_ints = _record(trace_id=int(TRACE_ID, 16), span_id=int(SPAN_ID, 16))
+    from_text = _record(trace_id=TRACE_ID.upper(), span_id=SPAN_ID)
+    for record in (from_ints, from_text):
+        assert (record.trace_id, record.span_id) == (TRACE_ID, SPAN_ID)
+    decoded = _roundtrip(from_ints).records[0]
+    assert (decoded.trace_id, decoded.span_id) == (TRACE_ID, SPAN_ID)
+
+
+def test_no_or_all_zero_trace_context_is_none() -> None:
+    for record in (_record(), _record(trace_id=0, span_id="0" * 16)):
+        assert (record.trace_id, record.span_id) == (None, None)
+    assert _roundtrip(_record()).records[0].trace_id is None
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        ("abc", ValueError),
+        ("g" * 32, ValueError),
+        (1 << 128, ValueError),
+        (-1, ValueError),
+        (1.5, TypeError),
+        (True, TypeError),
+    ],
+)
+def test_malformed_trace_id_raises_at_the_call_site(value: object, error: type) -> None:
+    with pytest.raises(error):
+        as_trace_hex(value, 32)  # type: ignore[arg-type]

@@ -62,7 +62,7 @@ def test_batch_to_wire_is_plain_json() -> None:
     batch = _batch()
     wire = batch_to_wire(batch)
     assert _is_json_native(wire)
-    assert wire["schema_version"] == "1.0"
+    assert wire["schema_version"] == "1.1"
     assert wire["records"][0]["level"] == "WARNING"
     assert wire["sent_at"].endswith("Z")
     assert wire["records"][0]["created_at"].endswith("Z")
@@ -100,17 +100,17 @@ def test_unsupported_major_reason_and_batch_id() -> None:
 def test_newer_minor_is_accepted_and_unknown_fields_dropped() -> None:
     wire = _wire(schema_version=f"{SCHEMA_MAJOR}.42", future={"x": 1})
     wire["producer"]["zone"] = "eu"
-    wire["records"][0]["trace_id"] = "t"
+    wire["records"][0]["baggage"] = "t"
     batch = decode_batch(wire)
     assert batch.schema_version == "1.42"
-    assert "trace_id" not in batch.records[0].model_dump()
+    assert "baggage" not in batch.records[0].model_dump()
     assert encode_batch(batch)
 
 
 def test_unknown_fields_at_current_minor_are_rejected() -> None:
     wire = _wire()
-    wire["records"][1]["trace_id"] = "t"
-    with pytest.raises(BatchRejected, match=r"records\.1\.trace_id: unknown field"):
+    wire["records"][1]["baggage"] = "t"
+    with pytest.raises(BatchRejected, match=r"records\.1\.baggage: unknown field"):
         decode_batch(wire)
 
 
@@ -172,7 +172,7 @@ def test_parse_version() -> None:
 
 
 def test_supported_majors() -> None:
-    assert SUPPORTED_MAJORS[SCHEMA_MAJOR] == (0, LogBatch)
+    assert SUPPORTED_MAJORS[SCHEMA_MAJOR] == (1, LogBatch)
 
 
 def test_batch_rejected_pickles_and_prints() -> None:
@@ -181,3 +181,35 @@ def test_batch_rejected_pickles_and_prints() -> None:
     assert (again.reason, again.batch_id) == ("why", UUID(int=1))
     assert repr(exc) == f"BatchRejected('why', batch_id={UUID(int=1)!r})"
     assert str(BatchRejected("no id")) == "no id"
+
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+SPAN_ID = "00f067aa0ba902b7"
+
+
+def test_a_1_0_batch_without_trace_fields_is_accepted() -> None:
+    wire = batch_to_wire(_batch())
+    wire["schema_version"] = "1.0"
+    for record in wire["records"]:
+        del record["trace_id"], record["span_id"]
+    batch = decode_batch(wire)
+    assert batch.schema_version == "1.0"
+    assert {(r.trace_id, r.span_id) for r in batch.records} == {(None, None)}
+
+
+def test_a_1_1_batch_carries_trace_fields() -> None:
+    wire = batch_to_wire(_batch())
+    assert wire["schema_version"] == "1.1"
+    wire["records"][0].update(trace_id=TRACE_ID, span_id=SPAN_ID)
+    batch = decode_batch(wire)
+    assert (batch.records[0].trace_id, batch.records[0].span_id) == (TRACE_ID, SPAN_ID)
+    assert batch.records[1].trace_id is None
+    assert decode_batch(encode_batch(batch)) == batch
+
+
+def test_trace_fields_stay_typed_in_a_newer_minor() -> None:
+    wire = batch_to_wire(_batch())
+    wire["schema_version"] = f"{SCHEMA_MAJOR}.9"
+    wire["records"][0]["span_id"] = SPAN_ID.upper()
+    with pytest.raises(BatchRejected, match=r"records\.0\.span_id: must be 16 lowercase hex"):
+        decode_batch(wire)

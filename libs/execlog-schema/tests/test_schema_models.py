@@ -49,7 +49,7 @@ def _batch(*records: dict[str, Any], **fields: Any) -> dict[str, Any]:
 
 
 def test_version_constants() -> None:
-    assert SCHEMA_VERSION == f"{SCHEMA_MAJOR}.{SCHEMA_MINOR}" == "1.0"
+    assert SCHEMA_VERSION == f"{SCHEMA_MAJOR}.{SCHEMA_MINOR}" == "1.1"
 
 
 def test_levels() -> None:

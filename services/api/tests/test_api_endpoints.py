@@ -184,6 +184,7 @@ async def test_api_logs_are_proxied_with_filters_and_token(
                 "node_id": "n1",
                 "component": "runner",
                 "q": "boom",
+                "trace_id": "4BF92F3577B34DA6A3CE929D0E0E4736",
                 "order": "desc",
                 "cursor": "abc",
                 "limit": "10",
@@ -204,6 +205,7 @@ async def test_api_logs_are_proxied_with_filters_and_token(
             "node_id": "n1",
             "component": "runner",
             "q": "boom",
+            "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
             "order": "desc",
             "cursor": "abc",
             "limit": "10",
@@ -220,6 +222,8 @@ async def test_api_logs_are_proxied_with_filters_and_token(
             {"level": "LOUD"},
             {"limit": "0"},
             {"order": "sideways"},
+            {"trace_id": "4bf92f35"},
+            {"trace_id": "z" * 32},
         ):
             local = await client.get(f"/api/v1/executions/{execution_id}/logs", params=params)
             assert local.status_code == 422, (params, local.text)

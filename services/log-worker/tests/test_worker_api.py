@@ -17,6 +17,7 @@ from asgi_lifespan import LifespanManager
 
 from execlog_schema.builder import make_producer, new_batch, new_record
 from execlog_schema.codec import batch_to_wire, encode_batch
+from execlog_schema.models import LogLevel
 from execlog_worker.api.app import create_app
 from execlog_worker.api.cursor import TailPosition
 from execlog_worker.api.queries import LogFilters, fetch_watermark, tail_poll
@@ -300,3 +301,51 @@ async def test_worker_api_database_down_is_503_not_500(
             assert resp.status_code == 503
             assert resp.headers["retry-after"] == "5"
             assert (await c.get("/healthz")).status_code == 200
+
+
+async def test_worker_api_trace_context_in_items_and_as_filter(
+    auth: dict[str, str], client: httpx.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    execution = uuid4()
+    base = datetime(2030, 4, 1, tzinfo=UTC)
+    trace_id, span_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    await _write(pool, _records(execution, 3, base, trace_id=trace_id, span_id=span_id))
+    await _write(pool, _records(execution, 2, base))
+    items = [i for p in await _pages(client, auth, execution) for i in p["items"]]
+    pairs = [(i["trace_id"], i["span_id"]) for i in items]
+    assert (pairs.count((None, None)), pairs.count((trace_id, span_id))) == (2, 3)
+    for query in (trace_id, trace_id.upper()):
+        pages = await _pages(client, auth, execution, trace_id=query, limit=2)
+        found = [i for p in pages for i in p["items"]]
+        assert len(found) == 3
+        assert {i["trace_id"] for i in found} == {trace_id}
+    url = f"/v1/executions/{execution}/logs"
+    for bad in ("abc", trace_id + "0", "g" * 32):
+        resp = await client.get(url, params={"trace_id": bad}, headers=auth)
+        assert resp.status_code == 422
+    first = (await client.get(url, params={"limit": 1}, headers=auth)).json()
+    resp = await client.get(
+        url, params={"cursor": first["next_cursor"], "trace_id": trace_id}, headers=auth
+    )
+    assert resp.status_code == 400
+    position = TailPosition(txid=0, seq=-1)
+    async with pool.acquire() as conn:
+        poll = await tail_poll(
+            conn,
+            execution,
+            LogFilters(trace_id=trace_id),
+            position,
+            100,
+            watermark=await fetch_watermark(conn),
+        )
+    assert [item["span_id"] for _, item in poll.rows] == [span_id] * 3
+
+
+def test_worker_api_cursors_without_trace_filter_keep_their_fingerprint() -> None:
+    from execlog_worker.api.cursor import filters_fingerprint
+
+    execution = uuid4()
+    before_trace_filter = filters_fingerprint(str(execution), "ERROR", None, None, "n", None, None)
+    assert LogFilters(min_level=LogLevel.ERROR, node_id="n").fingerprint(execution) == (
+        before_trace_filter
+    )

@@ -75,7 +75,7 @@ def test_worker_cli_concurrent_migrate(
     rows = asyncio.run(
         fetch(settings.asyncpg_dsn, "SELECT version_num FROM alembic_version_log_worker")
     )
-    assert [r["version_num"] for r in rows] == ["0001"]
+    assert [r["version_num"] for r in rows] == ["0002"]
     parts = CliRunner().invoke(main, ["partitions", "list"])
     assert f"execution_logs_p{datetime.now(UTC):%Y%m%d}" in parts.output
     assert CliRunner().invoke(main, ["migrate"]).exit_code == 0

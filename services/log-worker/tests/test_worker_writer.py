@@ -171,3 +171,49 @@ async def test_worker_writer_retention_drops_old_partitions(
             p.name for p in await list_partitions(conn)
         ]
     assert await _count(pool) == 2
+
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+SPAN_ID = "00f067aa0ba902b7"
+
+
+@pytest.mark.parametrize("method", ["unnest", "copy", "copy_staging"])
+async def test_worker_writer_stores_trace_context_of_1_1_and_null_for_1_0(
+    pool: asyncpg.Pool, make_batch: Any, method: str
+) -> None:
+    traced = make_batch(2, trace_id=TRACE_ID, span_id=SPAN_ID)
+    old_wire = batch_to_wire(make_batch(2))
+    old_wire["schema_version"] = "1.0"
+    for record in old_wire["records"]:
+        del record["trace_id"], record["span_id"]
+    writer = LogWriter(pool, method)  # type: ignore[arg-type]
+    assert (await writer.write_batches([traced])).written == 2
+    assert (await ingest(old_wire, writer, source="test")).written == 2
+    rows = await pool.fetch("SELECT schema_version, trace_id, span_id FROM execution_logs")
+    assert sorted(tuple(r) for r in rows) == [
+        ("1.0", None, None),
+        ("1.0", None, None),
+        ("1.1", TRACE_ID, SPAN_ID),
+        ("1.1", TRACE_ID, SPAN_ID),
+    ]
+
+
+async def test_worker_writer_trace_columns_in_every_partition_and_kept_when_moved(
+    pool: asyncpg.Pool, make_batch: Any
+) -> None:
+    from execlog_worker.ops.partitions import ensure_partitions
+
+    far = datetime(2032, 7, 1, 12, tzinfo=UTC)
+    batch = make_batch(2, created_at=far, trace_id=TRACE_ID, span_id=SPAN_ID)
+    assert (await LogWriter(pool).write_batches([batch])).written == 2
+    async with pool.acquire() as conn:
+        await ensure_partitions(conn, days_ahead=0, days_behind=0, today=far.date())
+    moved = await pool.fetch("SELECT trace_id, span_id FROM execution_logs_p20320701")
+    assert [tuple(r) for r in moved] == [(TRACE_ID, SPAN_ID)] * 2
+    missing = await pool.fetch(
+        "SELECT c.relname FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid "
+        "WHERE i.inhparent = 'execution_logs'::regclass AND NOT EXISTS ("
+        "  SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND NOT a.attisdropped"
+        "  AND a.attname IN ('trace_id', 'span_id') HAVING count(*) = 2)"
+    )
+    assert [r["relname"] for r in missing] == []

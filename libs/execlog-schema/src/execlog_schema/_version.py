@@ -1,3 +1,3 @@
 """Version of the execlog-schema library (independent of the wire ``SCHEMA_VERSION``)."""
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

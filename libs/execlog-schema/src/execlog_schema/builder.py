@@ -30,7 +30,15 @@ from execlog_schema.limits import (
     MAX_SERVICE_LEN,
     MAX_SERVICE_VERSION_LEN,
 )
-from execlog_schema.models import SCHEMA_VERSION, LogBatch, LogLevel, LogRecord, Producer
+from execlog_schema.models import (
+    SCHEMA_VERSION,
+    SPAN_ID_LEN,
+    TRACE_ID_LEN,
+    LogBatch,
+    LogLevel,
+    LogRecord,
+    Producer,
+)
 from execlog_schema.payload import PayloadConverter, clean_payload
 from execlog_schema.sanitize import clean_text, cut_text, truncate_message
 
@@ -116,6 +124,27 @@ def _text(value: object) -> str:
     return clean_text(value if isinstance(value, str) else str(value))
 
 
+_HEX_DIGITS: Final = frozenset("0123456789abcdef")
+
+
+def as_trace_hex(value: str | int | None, length: int, name: str = "trace id") -> str | None:
+    """A W3C trace-context id as ``length`` lowercase hex digits, from OpenTelemetry's int form
+    or hex text (any case); ``None`` for an absent or all-zero (invalid, i.e. no span) id.
+    Anything else raises ``ValueError``/``TypeError``."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 0 <= value < 1 << (4 * length):
+            raise ValueError(f"{name} out of range for {length} hex digits: {value!r}")
+        return f"{value:0{length}x}" if value else None
+    if isinstance(value, str):
+        text = value.lower()
+        if len(text) != length or not _HEX_DIGITS.issuperset(text):
+            raise ValueError(f"{name} must be {length} hex digits, got {value!r}")
+        return None if text.count("0") == length else text
+    raise TypeError(f"{name} must be str, int or None, got {type(value).__name__}")
+
+
 _IDENT_CACHE_SIZE: Final = 4096
 _component_cache: dict[object, str] = {}
 _node_cache: dict[object, str | None] = {}
@@ -155,10 +184,13 @@ def new_record(
     created_at: datetime | None = None,
     record_id: UUID | None = None,
     converter: PayloadConverter | None = None,
+    trace_id: str | int | None = None,
+    span_id: str | int | None = None,
 ) -> LogRecord:
     """Build a valid ``LogRecord``: UUIDv7 id, ``created_at`` = now (UTC), text sanitized,
     message truncated with a marker, payload made by ``converter.payload`` (default: the
-    payload rules with nothing redacted, ``clean_payload``)."""
+    payload rules with nothing redacted, ``clean_payload``), trace context by
+    ``as_trace_hex`` (OpenTelemetry's ints or hex text; all-zero ids mean none)."""
     if attempt is not None and (
         isinstance(attempt, bool) or not isinstance(attempt, int) or not 0 <= attempt <= MAX_ATTEMPT
     ):
@@ -182,6 +214,10 @@ def new_record(
             "payload": clean_payload(payload) if converter is None else converter.payload(payload),
             "created_at": created_at,
             "attempt": attempt,
+            "trace_id": (
+                None if trace_id is None else as_trace_hex(trace_id, TRACE_ID_LEN, "trace_id")
+            ),
+            "span_id": None if span_id is None else as_trace_hex(span_id, SPAN_ID_LEN, "span_id"),
         },
     )
 
@@ -253,6 +289,7 @@ def new_batches(
 
 __all__ = [
     "as_level",
+    "as_trace_hex",
     "clean_payload",
     "make_producer",
     "new_batch",

@@ -21,7 +21,14 @@ from pydantic import BaseModel, ValidationError
 
 from execlog_schema.errors import BatchRejected
 from execlog_schema.limits import MAX_RECORDS_PER_BATCH
-from execlog_schema.models import SCHEMA_MAJOR, SCHEMA_MINOR, SCHEMA_VERSION, LogBatch
+from execlog_schema.models import (
+    SCHEMA_MAJOR,
+    SCHEMA_MINOR,
+    SCHEMA_VERSION,
+    SPAN_ID_LEN,
+    TRACE_ID_LEN,
+    LogBatch,
+)
 
 SUPPORTED_MAJORS: Final[Mapping[int, tuple[int, type[LogBatch]]]] = {
     SCHEMA_MAJOR: (SCHEMA_MINOR, LogBatch),
@@ -38,6 +45,14 @@ _FRIENDLY: Final[dict[str, str]] = {
     "extra_forbidden": f"unknown field (not in schema_version {SCHEMA_VERSION})",
     "missing": "missing required field",
 }
+
+_TRACE_FIELD_REASONS: Final[dict[str, str]] = {
+    "trace_id": f"must be {TRACE_ID_LEN} lowercase hex digits, not all zero (W3C trace-id)",
+    "span_id": f"must be {SPAN_ID_LEN} lowercase hex digits, not all zero (W3C parent-id)",
+}
+_TRACE_FIELD_ERRORS: Final = frozenset(
+    {"string_pattern_mismatch", "string_too_short", "string_too_long"}
+)
 
 
 def _supported_text() -> str:
@@ -151,6 +166,8 @@ def reason_from_validation_error(exc: ValidationError) -> str:
         friendly = _FRIENDLY.get(error["type"])
         if error["type"] == "string_pattern_mismatch" and loc[-1:] == ("schema_version",):
             friendly = None
+        if error["type"] in _TRACE_FIELD_ERRORS and loc and loc[-1] in _TRACE_FIELD_REASONS:
+            friendly = _TRACE_FIELD_REASONS[str(loc[-1])]
         where = _loc(loc)
         text = friendly or error["msg"]
         parts.append(f"{where}: {text}" if where else text)

@@ -1,4 +1,5 @@
-"""Pydantic v2 models of the log payload contract, schema version 1.x.
+"""Pydantic v2 models of the log payload contract, schema version 1.x (1.1 added the optional
+trace context of a record, ``trace_id`` and ``span_id``).
 
 ``LogBatch`` is what travels on the wire (as a JSON object); it wraps 1 to
 ``MAX_RECORDS_PER_BATCH`` ``LogRecord``\\ s. Every limit of ``execlog_schema.limits`` and the
@@ -40,10 +41,10 @@ from execlog_schema.limits import (
 )
 from execlog_schema.sanitize import find_bad_text
 
-SCHEMA_VERSION: Final = "1.0"
+SCHEMA_VERSION: Final = "1.1"
 """Version of the wire format this library produces ("MAJOR.MINOR")."""
 SCHEMA_MAJOR: Final = 1
-SCHEMA_MINOR: Final = 0
+SCHEMA_MINOR: Final = 1
 
 TEXT_PATTERN: Final = r"^[^\x00]*$"
 """Validation pattern of every text field (pydantic-core also rejects lone surrogates)."""
@@ -55,6 +56,10 @@ UUID_JSON_PATTERN: Final = (
 UUID7_JSON_PATTERN: Final = (
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-7[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$"
 )
+TRACE_ID_LEN: Final = 32
+SPAN_ID_LEN: Final = 16
+HEX_NOT_ZERO_PATTERN: Final = r"^0*[1-9a-f][0-9a-f]*$"
+"""Lowercase hex with at least one non-zero digit (W3C trace-context ids; length set apart)."""
 _NUL_ESCAPE: Final = b"\\u0000"
 _dumps: Final = orjson.dumps
 SCHEMA_VERSION_PATTERN: Final = rf"^{SCHEMA_MAJOR}\.(0|[1-9][0-9]{{0,8}})$"
@@ -93,6 +98,22 @@ RecordId = Annotated[
     UUID7, _JsonSchemaPatch(type="string", format="uuid", pattern=UUID7_JSON_PATTERN)
 ]
 AnyUuid = Annotated[UUID, _JsonSchemaPatch(type="string", format="uuid", pattern=UUID_JSON_PATTERN)]
+TraceId = Annotated[
+    str,
+    Field(
+        min_length=TRACE_ID_LEN,
+        max_length=TRACE_ID_LEN,
+        pattern=HEX_NOT_ZERO_PATTERN,
+    ),
+]
+SpanId = Annotated[
+    str,
+    Field(
+        min_length=SPAN_ID_LEN,
+        max_length=SPAN_ID_LEN,
+        pattern=HEX_NOT_ZERO_PATTERN,
+    ),
+]
 
 
 class LogLevel(enum.StrEnum):
@@ -172,6 +193,20 @@ class LogRecord(BaseModel):
         le=MAX_ATTEMPT,
         strict=True,
         description="Attempt number of the node/execution that logged, when it applies.",
+    )
+    trace_id: TraceId | None = Field(
+        default=None,
+        description=(
+            "W3C trace-context trace-id of the span active when the record was made: "
+            f"{TRACE_ID_LEN} lowercase hex digits, not all zero (schema 1.1)."
+        ),
+    )
+    span_id: SpanId | None = Field(
+        default=None,
+        description=(
+            "W3C trace-context parent-id (span id) of that span: "
+            f"{SPAN_ID_LEN} lowercase hex digits, not all zero (schema 1.1)."
+        ),
     )
 
 
@@ -309,6 +344,8 @@ __all__ = [
     "SCHEMA_MAJOR",
     "SCHEMA_MINOR",
     "SCHEMA_VERSION",
+    "SPAN_ID_LEN",
+    "TRACE_ID_LEN",
     "LogBatch",
     "LogLevel",
     "LogRecord",

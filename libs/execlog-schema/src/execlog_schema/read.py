@@ -23,6 +23,8 @@ class LogItem(BaseModel):
     message: str
     payload: dict[str, Any]
     attempt: int | None
+    trace_id: str | None = None
+    span_id: str | None = None
     created_at: AwareDatetime
     received_at: AwareDatetime
     batch_id: UUID

@@ -2,7 +2,8 @@
 
 Reads keep log-worker's parameters and answers: ``level`` (minimum), ``since``/``until``
 (``created_at`` bounds, with offset), ``node_id``, ``component``, ``q`` (message contains),
-``order``, ``cursor``, ``limit``; a page is ``{execution_id, items, next_cursor, tail_cursor}``.
+``trace_id`` (32 hex digits, any case; sent lower case), ``order``, ``cursor``, ``limit``;
+a page is ``{execution_id, items, next_cursor, tail_cursor}``.
 """
 
 from __future__ import annotations
@@ -58,6 +59,13 @@ TextQ = Annotated[
         description="Message contains this text (case-insensitive).",
     ),
 ]
+TraceQ = Annotated[
+    str | None,
+    Query(
+        pattern=r"^[0-9a-fA-F]{32}$",
+        description="Records logged under this OpenTelemetry trace (W3C trace-id, 32 hex digits).",
+    ),
+]
 OrderQ = Annotated[Literal["asc", "desc"], Query(description="By created_at, then id.")]
 CursorQ = Annotated[
     str | None,
@@ -78,6 +86,7 @@ def log_filters(
     node_id: NodeQ = None,
     component: ComponentQ = None,
     q: TextQ = None,
+    trace_id: TraceQ = None,
     cursor: CursorQ = None,
 ) -> dict[str, str]:
     """The filters both log endpoints take, as log-worker query parameters (unset ones left out)."""
@@ -99,6 +108,7 @@ def log_filters(
         "node_id": node_id,
         "component": component,
         "q": q,
+        "trace_id": None if trace_id is None else trace_id.lower(),
         "cursor": cursor,
     }
     return {k: v for k, v in params.items() if v is not None}

@@ -30,7 +30,8 @@ LEVELS: tuple[str, ...] = tuple(level.value for level in LogLevel)
 
 _COLUMNS = (
     "id, created_at, execution_id, workflow_id, node_id, component, level, message, "
-    "payload::text AS payload, attempt, batch_id, schema_version, producer_service, "
+    "payload::text AS payload, attempt, trace_id, span_id, batch_id, schema_version, "
+    "producer_service, "
     "received_at, seq, txid::text::bigint AS txid"
 )
 WATERMARK_SQL = """
@@ -96,10 +97,12 @@ class LogFilters:
     node_id: str | None = None
     component: str | None = None
     contains: str | None = None
+    trace_id: str | None = None
 
     def fingerprint(self, execution_id: UUID) -> str:
-        """Digest binding a cursor to this query."""
-        return filters_fingerprint(
+        """Digest binding a cursor to this query (without a trace_id, the same digest as
+        before the filter existed: cursors stay valid across the upgrade)."""
+        parts: tuple[object, ...] = (
             str(execution_id),
             self.min_level.value if self.min_level else None,
             self.since.isoformat() if self.since else None,
@@ -108,6 +111,9 @@ class LogFilters:
             self.component,
             self.contains,
         )
+        if self.trace_id is not None:
+            parts += (self.trace_id,)
+        return filters_fingerprint(*parts)
 
     def sql(self, params: list[Any]) -> str:
         """``AND ...`` clauses, appending their parameters to ``params``."""
@@ -129,6 +135,8 @@ class LogFilters:
             add("component = {}", self.component)
         if self.contains:
             add("message ILIKE '%' || {} || '%'", _like_escape(self.contains))
+        if self.trace_id is not None:
+            add("trace_id = {}", self.trace_id)
         return "".join(f" AND {c}" for c in clauses)
 
 
@@ -145,6 +153,8 @@ def row_item(row: Any) -> dict[str, Any]:
         "message": row["message"],
         "payload": orjson.Fragment(row["payload"]),
         "attempt": row["attempt"],
+        "trace_id": row["trace_id"],
+        "span_id": row["span_id"],
         "created_at": row["created_at"],
         "received_at": row["received_at"],
         "batch_id": str(row["batch_id"]),

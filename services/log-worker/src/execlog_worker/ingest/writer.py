@@ -7,7 +7,7 @@ hits ``ON CONFLICT DO NOTHING`` and writes nothing twice.
 
 Write paths (WRITE_METHOD):
 - ``unnest``: ``INSERT ... SELECT * FROM unnest($1::uuid[], ...) ON CONFLICT DO NOTHING``
-  (one round trip with 16 array parameters);
+  (one round trip with 18 array parameters);
 - ``copy`` (default): binary COPY straight into execution_logs in its own transaction; if a
   row is already stored (a redelivered batch: unique violation), that transaction is rolled
   back and the rows take the ``copy_staging`` path, so the outcome is that of ON CONFLICT DO
@@ -52,6 +52,8 @@ COLUMNS: tuple[str, ...] = (
     "message",
     "payload",
     "attempt",
+    "trace_id",
+    "span_id",
     "batch_id",
     "schema_version",
     "producer_service",
@@ -70,6 +72,8 @@ TYPES: tuple[str, ...] = (
     "text",
     "jsonb",
     "integer",
+    "text",
+    "text",
     "uuid",
     "text",
     "text",
@@ -167,6 +171,8 @@ def batch_rows(batches: Sequence[LogBatch]) -> tuple[list[Row], int]:
                     r["message"],
                     dumps(r["payload"]).decode(),
                     r["attempt"],
+                    r["trace_id"],
+                    r["span_id"],
                     *tail,
                 )
             )

@@ -23,6 +23,7 @@ from execlog_worker.errors import describe
 router = APIRouter(prefix="/v1/executions", tags=["logs"], dependencies=[Depends(require_token)])
 
 MAX_LIMIT = 1000
+TRACE_ID_QUERY_PATTERN = r"^[0-9a-fA-F]{32}$"
 
 
 def log_filters(
@@ -35,6 +36,13 @@ def log_filters(
         str | None,
         Query(min_length=1, max_length=1000, description="message contains (case-insensitive)"),
     ] = None,
+    trace_id: Annotated[
+        str | None,
+        Query(
+            pattern=TRACE_ID_QUERY_PATTERN,
+            description="records of this trace (32 hex digits, any case)",
+        ),
+    ] = None,
 ) -> LogFilters:
     """Filters from the query string (a bad value is a 4xx, never a 500)."""
     if since is not None and until is not None and since >= until:
@@ -42,7 +50,9 @@ def log_filters(
     for name, value in (("node_id", node_id), ("component", component), ("q", q)):
         if value is not None and "\x00" in value:
             raise HTTPException(status.HTTP_400_BAD_REQUEST, f"'{name}' contains a NUL character")
-    return LogFilters(level, since, until, node_id, component, q)
+    return LogFilters(
+        level, since, until, node_id, component, q, None if trace_id is None else trace_id.lower()
+    )
 
 
 FiltersDep = Annotated[LogFilters, Depends(log_filters)]
