@@ -249,6 +249,47 @@ with tempfile.NamedTemporaryFile("r", suffix=".log") as logfile:
     assert (line["event"], line["request_id"], line["level"]) == ("one line", "r-1", "info"), line
 """
 
+PRODUCER_CHECK = """
+import asyncio
+import os
+import socket
+import tempfile
+import uuid
+
+from execlog_producer import ExecutionLogger, ProducerSettings, logger_from_settings
+from execlog_schema.codec import decode_batch
+
+os.environ["EXECLOG_BUFFER_SIZE"] = "3"
+assert ProducerSettings().buffer_size == 3, "EXECLOG_BUFFER_SIZE was not read"
+
+with socket.socket() as probe:  # a port nothing listens on: the broker is down
+    probe.bind(("127.0.0.1", 0))
+    unused_port = probe.getsockname()[1]
+
+with tempfile.TemporaryDirectory() as spool:
+    settings = ProducerSettings(
+        redis_url=f"redis://127.0.0.1:{unused_port}/0",
+        broker_publish_max_retries=0,
+        http_fallback=False,
+        spool_dir=spool,
+        service_name="wheel-check",
+    )
+    logger = logger_from_settings(settings)
+    assert isinstance(logger, ExecutionLogger)
+    record = logger.log(uuid.uuid4(), "INFO", "from the wheel", payload={"token": "t", "n": 1})
+    asyncio.run(logger.flush(timeout=60))
+    logger.close(timeout=30)
+    lines = [
+        line
+        for path in sorted(pathlib.Path(spool).glob("*.jsonl"))
+        for line in path.read_bytes().splitlines()
+    ]
+    spooled = [r for line in lines for r in decode_batch(line).records]
+    assert [r.id for r in spooled] == [record.id], (record.id, spooled)
+    assert spooled[0].payload == {"token": "[REDACTED]", "n": 1}, spooled[0].payload
+    assert logger.metrics.dropped_total() == 0
+"""
+
 
 @dataclass(frozen=True)
 class Library:
@@ -275,6 +316,7 @@ LIBRARIES = [
     Library("execlog-db", DB_CHECK),
     Library("execlog-broker", BROKER_CHECK),
     Library("execlog-service", SERVICE_CHECK),
+    Library("execlog-producer", PRODUCER_CHECK),
 ]
 BY_DIST = {lib.dist: lib for lib in LIBRARIES}
 

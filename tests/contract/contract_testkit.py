@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from execlog_api.logger.delivery.chain import DeliveryChain
-from execlog_api.logger.execution_logger import ExecutionLogger, LoggerConfig
+from execlog_producer.delivery.chain import DeliveryChain
+from execlog_producer.execution_logger import ExecutionLogger, LoggerConfig
 from execlog_schema.jsonschema_export import validator
 from execlog_schema.models import LogBatch, LogRecord
 from execlog_worker.ingest.pool import create_pool

@@ -16,11 +16,11 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
-from execlog_api.logger.delivery.celery_sender import BrokerOptions, CelerySender, producer_app
-from execlog_api.logger.delivery.chain import DeliveryChain
-from execlog_api.logger.delivery.http_fallback import HttpFallback
-from execlog_api.logger.delivery.spool import DiskSpool
-from execlog_api.logger.execution_logger import LoggerConfig
+from execlog_producer.delivery.celery_sender import BrokerOptions, CelerySender, producer_app
+from execlog_producer.delivery.chain import DeliveryChain
+from execlog_producer.delivery.http_fallback import HttpFallback
+from execlog_producer.delivery.spool import DiskSpool
+from execlog_producer.execution_logger import LoggerConfig
 from execlog_schema.limits import MAX_MESSAGE_CHARS, MAX_PAYLOAD_BYTES
 from execlog_schema.models import SCHEMA_MAJOR, LogLevel, LogRecord
 from execlog_schema.wire import CONTENT_TYPE, QUEUE_NAME, TASK_NAME

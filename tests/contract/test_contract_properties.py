@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kombu import serialization
 
-from execlog_api.logger.delivery.chain import DeliveryChain
-from execlog_api.logger.delivery.spool import DiskSpool
-from execlog_api.logger.execution_logger import LoggerConfig
+from execlog_producer.delivery.chain import DeliveryChain
+from execlog_producer.delivery.spool import DiskSpool
+from execlog_producer.execution_logger import LoggerConfig
 from execlog_schema.codec import batch_to_wire
 from execlog_schema.limits import MAX_ATTEMPT, MAX_MESSAGE_CHARS
 from execlog_schema.models import LogBatch, LogLevel, LogRecord

@@ -322,7 +322,7 @@ def exported_metric_names() -> set[str]:
     from flower.events import get_prometheus_metrics
 
     from execlog_api.app import AppMetrics
-    from execlog_api.logger.metrics import LoggerMetrics
+    from execlog_producer.metrics import LoggerMetrics
     from execlog_worker.metrics import QueueLengthCollector
 
     api = CollectorRegistry()

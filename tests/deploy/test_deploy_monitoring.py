@@ -105,7 +105,7 @@ def exported() -> dict[str, dict[str, set[str]]]:
     """{job: {metric sample name: label names}} as the code defines them."""
     import redis
 
-    from execlog_api.logger.metrics import LoggerMetrics
+    from execlog_producer.metrics import LoggerMetrics
     from execlog_schema.wire import QUEUE_NAME
     from execlog_worker import metrics as worker_metrics
 

@@ -26,10 +26,10 @@ from pydantic import SecretStr
 from execlog_api.app import create_app
 from execlog_api.db.migrate import migrate
 from execlog_api.deps import Services
-from execlog_api.logger.delivery.chain import DeliveryChain
-from execlog_api.logger.delivery.spool import DiskSpool
-from execlog_api.logger.execution_logger import ExecutionLogger, LoggerConfig
 from execlog_api.settings import Settings
+from execlog_producer.delivery.chain import DeliveryChain
+from execlog_producer.delivery.spool import DiskSpool
+from execlog_producer.execution_logger import ExecutionLogger, LoggerConfig
 from execlog_schema.builder import make_producer, new_batch, new_record
 from execlog_schema.models import LogBatch
 from execlog_stack.ports import free_port

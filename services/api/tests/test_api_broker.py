@@ -17,13 +17,14 @@ import httpx
 import pytest
 from api_testkit import queued_messages, task_batches
 
-from execlog_api.logger.delivery.celery_sender import CelerySender
-from execlog_api.logger.delivery.chain import DeliveryChain
-from execlog_api.logger.delivery.http_fallback import HttpFallback
-from execlog_api.logger.delivery.spool import DiskSpool
-from execlog_api.logger.execution_logger import ExecutionLogger, LoggerConfig
-from execlog_api.logger.setup import broker_options, logger_from_settings
+from execlog_api.logger.setup import logger_from_settings
 from execlog_api.settings import Settings
+from execlog_producer import broker_options
+from execlog_producer.delivery.celery_sender import CelerySender
+from execlog_producer.delivery.chain import DeliveryChain
+from execlog_producer.delivery.http_fallback import HttpFallback
+from execlog_producer.delivery.spool import DiskSpool
+from execlog_producer.execution_logger import ExecutionLogger, LoggerConfig
 from execlog_schema.codec import decode_batch
 from execlog_schema.wire import QUEUE_NAME, TASK_NAME
 from execlog_stack.errors import MissingBinaryError
@@ -172,7 +173,7 @@ async def test_api_outage_fallback_spool_replay_nothing_lost_or_duplicated(
 
     def chain() -> DeliveryChain:
         return DeliveryChain(
-            CelerySender(broker_options(settings)),
+            CelerySender(broker_options(settings.producer_settings())),
             DiskSpool(spool_dir, file_max_bytes=4096, max_bytes=1 << 30),
             HttpFallback("http://worker", "t", transport=httpx.MockTransport(worker)),
             backoff=0.1,

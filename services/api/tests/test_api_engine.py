@@ -21,8 +21,8 @@ from execlog_api.engine.runners import (
     StepContext,
     StepError,
 )
-from execlog_api.logger.execution_logger import ExecutionLogger
 from execlog_api.step_specs import STEP_ADAPTER, EchoStep, FailStep, HttpStep, SleepStep
+from execlog_producer.execution_logger import ExecutionLogger
 from execlog_schema.models import LogLevel, LogRecord
 
 MakeLogger = Callable[..., tuple[ExecutionLogger, FakeSender]]

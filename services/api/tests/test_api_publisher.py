@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from api_testkit import queued_messages, small_batch, task_batches
 
-from execlog_api.logger.delivery.celery_sender import BrokerOptions
-from execlog_api.logger.delivery.errors import DeliveryError
-from execlog_api.logger.delivery.publisher_process import PublisherProcess, frame, unframe
+from execlog_producer.delivery.celery_sender import BrokerOptions
+from execlog_producer.delivery.errors import DeliveryError
+from execlog_producer.delivery.publisher_process import PublisherProcess, frame, unframe
 from execlog_schema.wire import QUEUE_NAME
 from execlog_stack.ports import free_port
 from execlog_stack.process import python_env
@@ -133,8 +133,8 @@ def test_api_publisher_child_ignores_stop_signals_until_the_pipe_closes(
 EXIT_WITHOUT_CLOSE = """
 import sys
 import time
-from execlog_api.logger.delivery.publisher_process import PublisherProcess
-from execlog_api.logger.delivery.celery_sender import BrokerOptions
+from execlog_producer.delivery.publisher_process import PublisherProcess
+from execlog_producer.delivery.celery_sender import BrokerOptions
 publisher = PublisherProcess(BrokerOptions(url=sys.argv[1], key_prefix=sys.argv[2]))
 print(publisher.pid, flush=True)
 time.sleep(1)  # the child is in its read loop by now

@@ -10,10 +10,16 @@ from urllib.parse import urlsplit
 import pytest
 from pydantic import ValidationError
 
-from execlog_api.logger.delivery.celery_sender import producer_app
-from execlog_api.logger.setup import broker_options, chain_from_settings, logger_config
-from execlog_api.settings import DEFAULT_REDACT_KEYS, Settings
+from execlog_api.settings import PRODUCER_FIELDS, Settings
 from execlog_db.engine import PoolSettings
+from execlog_producer import (
+    DEFAULT_REDACT_KEYS,
+    ProducerSettings,
+    broker_options,
+    chain_from_settings,
+    logger_config,
+)
+from execlog_producer.delivery.celery_sender import producer_app
 
 ENV_NAMES = (
     "REDIS_HOST",
@@ -113,7 +119,7 @@ def test_api_settings_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     )
     assert (s.step_retry_backoff_base, s.step_retry_backoff_max) == (0.1, 2.0)
     assert s.http_step_allowed_hosts == ("127.0.0.1", "api.example.com")
-    config = logger_config(s)
+    config = logger_config(s.producer_settings())
     assert (config.buffer_size, config.flush_interval, config.max_records) == (100, 0.5, 777)
     monkeypatch.setenv("REDIS_URL", "redis://other:1/3")
     assert Settings().broker_url == "redis://other:1/3"
@@ -238,7 +244,9 @@ def test_api_blank_variables_are_unset(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_api_chain_from_settings_without_worker_url(tmp_path: Path) -> None:
-    chain = chain_from_settings(Settings(log_worker_url="", log_spool_dir=tmp_path))
+    chain = chain_from_settings(
+        Settings(log_worker_url="", log_spool_dir=tmp_path).producer_settings()
+    )
     try:
         assert chain.http is None
         assert chain.spool.directory == tmp_path
@@ -258,7 +266,7 @@ def test_api_sentinel_settings_reach_the_celery_producer(monkeypatch: pytest.Mon
     assert s.broker_url == SENTINEL_URL
     assert s.redis_sentinel_master == "execlog"
     assert "sentinel-secret" not in repr(s)
-    options = broker_options(s)
+    options = broker_options(s.producer_settings())
     assert "sentinel-secret" not in repr(options)
     app = producer_app(options)
     try:
@@ -296,8 +304,38 @@ def test_api_sentinel_is_off_unless_configured(monkeypatch: pytest.MonkeyPatch) 
 
 
 def transport_options_of(settings: Settings) -> dict[str, Any]:
-    app = producer_app(broker_options(settings))
+    app = producer_app(broker_options(settings.producer_settings()))
     try:
         return dict(app.conf.broker_transport_options)
     finally:
         app.close()
+
+
+def test_api_producer_settings_keep_the_api_names_and_defaults(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The API's LOG_*/BROKER_* variables configure the producer; EXECLOG_* ones are not read."""
+    defaults = Settings().producer_settings()
+    library = ProducerSettings.model_validate({})
+    for name in ProducerSettings.model_fields:
+        if name not in ("service_name", "default_component"):
+            assert getattr(defaults, name) == getattr(library, name), name
+    assert (defaults.service_name, defaults.default_component) == ("execlog-api", "api")
+    for field in PRODUCER_FIELDS.values():
+        assert field in Settings.model_fields, field
+
+    monkeypatch.setenv("LOG_BUFFER_SIZE", "7")
+    monkeypatch.setenv("LOG_SPOOL_DIR", str(tmp_path))
+    monkeypatch.setenv("LOG_PUBLISH_PROCESS", "false")
+    monkeypatch.setenv("BROKER_DOWN_BACKOFF", "3")
+    monkeypatch.setenv("REDIS_URL", "redis://api-broker:6379/1")
+    monkeypatch.setenv("EXECLOG_BUFFER_SIZE", "9")
+    monkeypatch.setenv("EXECLOG_REDIS_URL", "redis://elsewhere:6379/0")
+    producer = Settings().producer_settings()
+    assert (producer.buffer_size, producer.spool_dir, producer.publish_process) == (
+        7,
+        tmp_path,
+        False,
+    )
+    assert producer.broker_down_backoff == 3.0
+    assert producer.broker_url == "redis://api-broker:6379/1"

@@ -15,10 +15,11 @@ import orjson
 from api_testkit import running_app, services_of, wait_finished
 from kombu import serialization
 
-from execlog_api.logger.redaction import SensitiveKeys
 from execlog_api.logger.sinks import DirectWriteLogger, DiscardingLogger
-from execlog_api.settings import DEFAULT_REDACT_KEYS, Settings
+from execlog_api.settings import Settings
 from execlog_db.url import to_asyncpg_dsn
+from execlog_producer import DEFAULT_REDACT_KEYS
+from execlog_producer.redaction import SensitiveKeys
 from execlog_schema.builder import make_producer, new_batch, new_record
 from execlog_schema.codec import batch_to_wire, encode_batch
 from execlog_schema.payload import REDACTED, PayloadConverter

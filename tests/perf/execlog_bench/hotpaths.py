@@ -36,7 +36,7 @@ def best_of(fn: Callable[[], object], repeat: int) -> float:
 
 def measure(redis_url: str, repeat: int = 30) -> dict[str, Any]:
     """Best-of timings of each hot path."""
-    from execlog_api.logger.delivery.celery_sender import BrokerOptions, CelerySender
+    from execlog_producer.delivery.celery_sender import BrokerOptions, CelerySender
     from execlog_schema.builder import new_batch
     from execlog_schema.codec import batch_to_wire, decode_batch
     from execlog_worker.ingest.writer import batch_rows

@@ -20,11 +20,11 @@ from typing import Any
 import orjson
 import redis
 
-from execlog_api.logger.delivery.celery_sender import BrokerOptions, CelerySender
-from execlog_api.logger.delivery.chain import BatchSender, DeliveryChain
-from execlog_api.logger.delivery.spool import DiskSpool
-from execlog_api.logger.execution_logger import ExecutionLogger, LoggerConfig
 from execlog_bench.data import Shapes
+from execlog_producer.delivery.celery_sender import BrokerOptions, CelerySender
+from execlog_producer.delivery.chain import BatchSender, DeliveryChain
+from execlog_producer.delivery.spool import DiskSpool
+from execlog_producer.execution_logger import ExecutionLogger, LoggerConfig
 from execlog_schema.models import LogBatch
 
 
@@ -86,7 +86,7 @@ def make_logger(
         sender: BatchSender
         if publish_process:
             # Imported here so execlog_bench.hotpaths still runs against older trees.
-            from execlog_api.logger.delivery.publisher_process import PublisherProcess
+            from execlog_producer.delivery.publisher_process import PublisherProcess
 
             sender = PublisherProcess(options)
         else:

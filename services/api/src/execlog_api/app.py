@@ -25,12 +25,12 @@ from execlog_api.deps import Services
 from execlog_api.engine.brain import BackoffSettings, ExecutionManager, WorkflowBrain
 from execlog_api.engine.runners import HttpRunner, default_runners
 from execlog_api.gc_tuning import freeze_gc, unfreeze_gc
-from execlog_api.logger.execution_logger import ExecutionLogger
 from execlog_api.logger.setup import logger_from_settings
 from execlog_api.logger.singleton import set_execution_logger
 from execlog_api.routers import executions, health, logs
 from execlog_api.settings import Settings, get_settings
 from execlog_db.engine import create_engine
+from execlog_producer import ExecutionLogger
 from execlog_schema.payload import to_json
 from execlog_service.log_setup import configure_logging
 from execlog_service.request_id import HEADER as REQUEST_ID_HEADER

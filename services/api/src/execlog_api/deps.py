@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from execlog_api.engine.brain import ExecutionManager
 from execlog_api.engine.runners import HttpRunner
-from execlog_api.logger.execution_logger import ExecutionLogger
 from execlog_api.settings import Settings
+from execlog_producer import ExecutionLogger
 
 
 @dataclass

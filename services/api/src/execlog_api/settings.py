@@ -2,7 +2,9 @@
 
 Every field is read from the upper-cased field name (``LOG_BUFFER_SIZE``, ``REDIS_URL``...);
 the broker fields (``REDIS_*``, ``BROKER_KEY_PREFIX``) are inherited from ``BrokerSettings``.
-The old names in ``Settings.RENAMED`` are still read, with a deprecation warning.
+The old names in ``Settings.RENAMED`` are still read, with a deprecation warning. The producer's
+settings keep the API's names (``LOG_*``, ``BROKER_*``, ``SERVICE_NAME``), not the library's
+``EXECLOG_*``: :meth:`Settings.producer_settings` maps them (``PRODUCER_FIELDS``).
 """
 
 from __future__ import annotations
@@ -18,21 +20,31 @@ from pydantic_settings import NoDecode
 from execlog_broker.settings import BrokerSettings
 from execlog_db.engine import PoolSettings
 from execlog_db.url import redact, to_async_url
+from execlog_producer import DEFAULT_REDACT_KEYS, ProducerSettings
 from execlog_service.settings import Renamed
 
-DEFAULT_REDACT_KEYS: tuple[str, ...] = (
-    "password",
-    "passwd",
-    "secret",
-    "token",
-    "authorization",
-    "api_key",
-    "apikey",
-    "private_key",
-    "cookie",
-    "set_cookie",
-)
 DEFAULT_DB_POOL_MIN_SIZE = 5
+PRODUCER_FIELDS: Mapping[str, str] = {
+    "worker_url": "log_worker_url",
+    "api_token": "log_api_token",
+    "buffer_size": "log_buffer_size",
+    "flush_interval": "log_flush_interval",
+    "max_buffered_records": "log_max_buffered_records",
+    "max_buffered_bytes": "log_max_buffered_bytes",
+    "spool_dir": "log_spool_dir",
+    "spool_max_bytes": "log_spool_max_bytes",
+    "spool_file_max_bytes": "log_spool_file_max_bytes",
+    "replay_interval": "log_replay_interval",
+    "http_fallback": "log_http_fallback",
+    "publish_process": "log_publish_process",
+    "http_fallback_timeout": "log_http_fallback_timeout",
+    "shutdown_timeout": "log_shutdown_timeout",
+    "redact_keys": "log_redact_keys",
+}
+"""``ProducerSettings`` field -> the API's field it comes from; any other producer field (the
+broker's, ``service_name``) has the same name in both."""
+PRODUCER_COMPONENT = "api"
+"""The component of a record the API logs without one."""
 OLD_DEFAULT_MAX_OVERFLOW = 10
 """The default of DB_POOL__MAX_OVERFLOW, connections above DB_POOL__POOL_SIZE (before 0.2.0)."""
 
@@ -188,6 +200,15 @@ class Settings(BrokerSettings):
         if self.db_pool_min_size > self.db_pool_max_size:
             raise ValueError("DB_POOL_MIN_SIZE must not exceed DB_POOL_MAX_SIZE")
         return self
+
+    def producer_settings(self) -> ProducerSettings:
+        """The ExecutionLogger's settings, from this API's (no ``EXECLOG_*`` variable is read)."""
+        values = {
+            name: getattr(self, PRODUCER_FIELDS.get(name, name))
+            for name in ProducerSettings.model_fields
+            if name != "default_component"
+        }
+        return ProducerSettings.model_validate({**values, "default_component": PRODUCER_COMPONENT})
 
     @property
     def db_pool(self) -> PoolSettings:

@@ -15,9 +15,9 @@ from execlog_api.db import repository as repo
 from execlog_api.db.models import ExecutionStatus, StepStatus
 from execlog_api.engine.retry import RetryPolicy, RetryService, StepFailedError, error_payload
 from execlog_api.engine.runners import Runner, StepContext
-from execlog_api.logger.execution_logger import ExecutionLogger
 from execlog_api.step_specs import parse_step
 from execlog_db.session import session_scope
+from execlog_producer import ExecutionLogger
 from execlog_schema.models import LogLevel
 
 COMPONENT = "workflow_brain"

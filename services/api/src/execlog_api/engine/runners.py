@@ -11,8 +11,8 @@ from typing import Any, Protocol
 
 import httpx
 
-from execlog_api.logger.execution_logger import ExecutionLog, ExecutionLogger
 from execlog_api.step_specs import EchoStep, FailStep, HttpStep, SleepStep
+from execlog_producer import ExecutionLog, ExecutionLogger
 from execlog_schema.models import LogLevel
 
 BODY_PREVIEW_CHARS = 2000

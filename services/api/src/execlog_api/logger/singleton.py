@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 
-from execlog_api.logger.execution_logger import ExecutionLogger
+from execlog_producer import ExecutionLogger
 
 _lock = threading.Lock()
 _current: ExecutionLogger | None = None

@@ -20,9 +20,7 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from execlog_api.logger.delivery.chain import DeliveryChain
-from execlog_api.logger.execution_logger import ExecutionLogger, LoggerConfig
-from execlog_api.logger.metrics import LoggerMetrics
+from execlog_producer import DeliveryChain, ExecutionLogger, LoggerConfig, LoggerMetrics
 from execlog_schema.models import LogRecord
 
 _log = structlog.get_logger("execlog_api.logger.sinks")

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api_testkit import FakeSender, small_batch
+from producer_testkit import FakeSender, small_batch
 
-from execlog_api.logger.delivery.chain import Breaker, DeliveryChain, Route
-from execlog_api.logger.delivery.errors import DeliveryError, SpoolError, WorkerRejectedError
-from execlog_api.logger.delivery.http_fallback import HttpFallback
-from execlog_api.logger.delivery.spool import DiskSpool
+from execlog_producer.delivery.chain import Breaker, DeliveryChain, Route
+from execlog_producer.delivery.errors import DeliveryError, SpoolError, WorkerRejectedError
+from execlog_producer.delivery.http_fallback import HttpFallback
+from execlog_producer.delivery.spool import DiskSpool
 from execlog_schema.codec import decode_batch
 from execlog_schema.models import LogBatch
 
@@ -28,7 +28,7 @@ def spool(path: Path, **kw: int) -> DiskSpool:
     )
 
 
-def test_api_spool_file_is_one_json_batch_per_line(spool_dir: Path) -> None:
+def test_producer_spool_file_is_one_json_batch_per_line(spool_dir: Path) -> None:
     s = spool(spool_dir)
     batches = [small_batch(), small_batch(2)]
     for b in batches:
@@ -41,7 +41,7 @@ def test_api_spool_file_is_one_json_batch_per_line(spool_dir: Path) -> None:
     assert decode_batch(lines[0]) == decode_batch(batches[0])
 
 
-def test_api_spool_replay_oldest_first_keeps_batch_ids(spool_dir: Path) -> None:
+def test_producer_spool_replay_oldest_first_keeps_batch_ids(spool_dir: Path) -> None:
     s = spool(spool_dir, file_max_bytes=1)
     batches = [small_batch(1) for _ in range(4)]
     for b in batches:
@@ -58,7 +58,7 @@ def test_api_spool_replay_oldest_first_keeps_batch_ids(spool_dir: Path) -> None:
     assert not list(spool_dir.iterdir())
 
 
-def test_api_spool_replay_resumes_after_failure_without_resending(spool_dir: Path) -> None:
+def test_producer_spool_replay_resumes_after_failure_without_resending(spool_dir: Path) -> None:
     s = spool(spool_dir)
     batches = [small_batch(1) for _ in range(5)]
     for b in batches:
@@ -81,7 +81,7 @@ def test_api_spool_replay_resumes_after_failure_without_resending(spool_dir: Pat
     assert again.files() == []
 
 
-def test_api_spool_replay_is_bounded_per_round(spool_dir: Path) -> None:
+def test_producer_spool_replay_is_bounded_per_round(spool_dir: Path) -> None:
     s = spool(spool_dir)
     for _ in range(5):
         s.append(small_batch(1))
@@ -93,7 +93,7 @@ def test_api_spool_replay_is_bounded_per_round(spool_dir: Path) -> None:
     assert s.files() == []
 
 
-def test_api_spool_torn_line_is_moved_aside(spool_dir: Path) -> None:
+def test_producer_spool_torn_line_is_moved_aside(spool_dir: Path) -> None:
     s = spool(spool_dir)
     good = small_batch(2)
     s.append(good)
@@ -109,7 +109,7 @@ def test_api_spool_torn_line_is_moved_aside(spool_dir: Path) -> None:
     assert (spool_dir / "rejected" / path.name).read_bytes().startswith(b'{"schema_version"')
 
 
-def test_api_spool_skips_files_locked_by_a_writer(spool_dir: Path) -> None:
+def test_producer_spool_skips_files_locked_by_a_writer(spool_dir: Path) -> None:
     writer = spool(spool_dir)
     writer.append(small_batch(1))
     (path,) = writer.files()
@@ -124,7 +124,7 @@ def test_api_spool_skips_files_locked_by_a_writer(spool_dir: Path) -> None:
     assert not path.exists()
 
 
-def test_api_spool_file_left_by_dead_process_is_replayed(spool_dir: Path) -> None:
+def test_producer_spool_file_left_by_dead_process_is_replayed(spool_dir: Path) -> None:
     s = spool(spool_dir)
     b = small_batch(2)
     s.append(b)
@@ -142,7 +142,7 @@ def test_api_spool_file_left_by_dead_process_is_replayed(spool_dir: Path) -> Non
     assert [x.batch_id for x in got] == [b.batch_id]
 
 
-def test_api_spool_max_bytes_raises(spool_dir: Path) -> None:
+def test_producer_spool_max_bytes_raises(spool_dir: Path) -> None:
     s = spool(spool_dir, max_bytes=2000)
     one = small_batch(3)
     s.append(one)
@@ -151,7 +151,7 @@ def test_api_spool_max_bytes_raises(spool_dir: Path) -> None:
     assert s.pending_bytes() <= 2000
 
 
-def test_api_spool_appends_survive_reopen(spool_dir: Path) -> None:
+def test_producer_spool_appends_survive_reopen(spool_dir: Path) -> None:
     s = spool(spool_dir)
     s.append(small_batch(1))
     s.close()
@@ -163,7 +163,7 @@ def test_api_spool_appends_survive_reopen(spool_dir: Path) -> None:
     assert len(got) == 2
 
 
-def test_api_chain_order_broker_http_spool(spool_dir: Path) -> None:
+def test_producer_chain_order_broker_http_spool(spool_dir: Path) -> None:
     broker, http = FakeSender(), FakeSender("http")
     failures: list[str] = []
     chain = DeliveryChain(
@@ -186,7 +186,7 @@ def test_api_chain_order_broker_http_spool(spool_dir: Path) -> None:
         chain.send_network(small_batch())
 
 
-def test_api_breaker_backs_off_exponentially() -> None:
+def test_producer_breaker_backs_off_exponentially() -> None:
     now = [0.0]
     breaker = Breaker(1.0, 4.0, clock=lambda: now[0])
     assert breaker.allows()
@@ -207,7 +207,7 @@ def test_api_breaker_backs_off_exponentially() -> None:
     assert breaker.seconds_until_probe() == 0.0
 
 
-def test_api_http_fallback_posts_batch_with_bearer_token() -> None:
+def test_producer_http_fallback_posts_batch_with_bearer_token() -> None:
     seen: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -225,7 +225,7 @@ def test_api_http_fallback_posts_batch_with_bearer_token() -> None:
 
 
 @pytest.mark.parametrize("status", [401, 413, 500, 503])
-def test_api_http_fallback_non_2xx_is_a_failure(status: int) -> None:
+def test_producer_http_fallback_non_2xx_is_a_failure(status: int) -> None:
     fallback = HttpFallback(
         "http://worker", "t", transport=httpx.MockTransport(lambda r: httpx.Response(status))
     )
@@ -233,7 +233,7 @@ def test_api_http_fallback_non_2xx_is_a_failure(status: int) -> None:
         fallback.send(small_batch())
 
 
-def test_api_http_fallback_422_is_a_final_rejection(spool_dir: Path) -> None:
+def test_producer_http_fallback_422_is_a_final_rejection(spool_dir: Path) -> None:
     fallback = HttpFallback(
         "http://worker",
         "t",
@@ -248,7 +248,7 @@ def test_api_http_fallback_422_is_a_final_rejection(spool_dir: Path) -> None:
     assert spool(spool_dir).files() == []
 
 
-def test_api_http_fallback_network_error_is_a_failure() -> None:
+def test_producer_http_fallback_network_error_is_a_failure() -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused", request=request)
 

@@ -8,14 +8,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from api_testkit import FakeSender
 from hypothesis import given
 from hypothesis import strategies as st
+from producer_testkit import FakeSender
 from pydantic import BaseModel
 
-from execlog_api.logger.execution_logger import ExecutionLogger
-from execlog_api.logger.redaction import SensitiveKeys
-from execlog_api.settings import DEFAULT_REDACT_KEYS
+from execlog_producer.execution_logger import ExecutionLogger
+from execlog_producer.redaction import DEFAULT_REDACT_KEYS, SensitiveKeys
 from execlog_schema.codec import decode_batch, encode_batch
 from execlog_schema.limits import MAX_MESSAGE_CHARS, MAX_PAYLOAD_BYTES, PAYLOAD_TRUNCATED_KEY
 from execlog_schema.payload import REDACTED, PayloadConverter
@@ -50,18 +49,18 @@ def converter() -> PayloadConverter:
         "Set-Cookie",
     ],
 )
-def test_api_redacts_sensitive_keys(converter: PayloadConverter, key: str) -> None:
+def test_producer_redacts_sensitive_keys(converter: PayloadConverter, key: str) -> None:
     assert converter.to_json({key: "hunter2"}) == {key: REDACTED}
 
 
 @pytest.mark.parametrize(
     "key", ["max_tokens", "tokenizer", "user", "message", "keyboard", "passage", "secretary"]
 )
-def test_api_keeps_ordinary_keys(converter: PayloadConverter, key: str) -> None:
+def test_producer_keeps_ordinary_keys(converter: PayloadConverter, key: str) -> None:
     assert converter.to_json({key: "v"}) == {key: "v"}
 
 
-def test_api_redacts_at_any_depth_and_whatever_the_value(converter: PayloadConverter) -> None:
+def test_producer_redacts_at_any_depth_and_whatever_the_value(converter: PayloadConverter) -> None:
     payload = {
         "request": {
             "headers": [{"Authorization": "Bearer abc"}, {"accept": "json"}],
@@ -78,7 +77,7 @@ def test_api_redacts_at_any_depth_and_whatever_the_value(converter: PayloadConve
     }
 
 
-def test_api_redact_keys_are_configurable() -> None:
+def test_producer_redact_keys_are_configurable() -> None:
     converter = PayloadConverter(SensitiveKeys(["ssn", "card-number"]).__getitem__)
     assert converter.to_json({"ssn": 1, "card_number": 2, "password": 3}) == {
         "ssn": REDACTED,
@@ -92,7 +91,7 @@ class Credentials(BaseModel):
     password: str
 
 
-def test_api_redacts_inside_models_and_exceptions_stay_readable(
+def test_producer_redacts_inside_models_and_exceptions_stay_readable(
     converter: PayloadConverter,
 ) -> None:
     assert converter.to_json(
@@ -118,14 +117,14 @@ _JSONISH = st.recursive(
 
 
 @given(payload=st.dictionaries(_KEYS, _JSONISH, max_size=6))
-def test_api_plain_payload_shortcut_gives_what_the_full_clean_gives(
+def test_producer_plain_payload_shortcut_gives_what_the_full_clean_gives(
     payload: dict[str, Any],
 ) -> None:
     converter = PayloadConverter(SensitiveKeys(DEFAULT_REDACT_KEYS).__getitem__)
     assert repr(converter.payload(payload)) == repr(converter.to_json(payload))  # 1 != 1.0 != True
 
 
-def test_api_logged_payload_is_redacted_and_batch_valid(make_logger: MakeLogger) -> None:
+def test_producer_logged_payload_is_redacted_and_batch_valid(make_logger: MakeLogger) -> None:
     logger, sender = make_logger(buffer_size=1000, flush_interval=60)
     payload = {"user": "ada", "password": "hunter2", "at": dt.datetime(2024, 1, 1)}
     record = logger.log(
@@ -145,7 +144,7 @@ def test_api_logged_payload_is_redacted_and_batch_valid(make_logger: MakeLogger)
     assert decoded.records[0].payload["password"] == REDACTED
 
 
-def test_api_oversize_message_and_payload_are_cut_by_contract(make_logger: MakeLogger) -> None:
+def test_producer_oversize_message_and_payload_are_cut_by_contract(make_logger: MakeLogger) -> None:
     logger, sender = make_logger(buffer_size=1000, flush_interval=60)
     record = logger.log(
         EXECUTION, "info", "x" * (MAX_MESSAGE_CHARS + 10), payload={"blob": "y" * MAX_PAYLOAD_BYTES}

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Protocol
 
-from execlog_api.logger.delivery.errors import DeliveryError, SpoolError, WorkerRejectedError
-from execlog_api.logger.delivery.spool import DiskSpool
+from execlog_producer.delivery.errors import DeliveryError, SpoolError, WorkerRejectedError
+from execlog_producer.delivery.spool import DiskSpool
 from execlog_schema.models import LogBatch
 
 

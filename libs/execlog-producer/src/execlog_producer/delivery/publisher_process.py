@@ -1,11 +1,11 @@
-"""Broker publishing from a child process, so a publish never holds the API process's GIL.
+"""Broker publishing from a child process, so a publish never holds the producing process's GIL.
 
-Celery and kombu spend ~0.5 ms of pure-Python CPU on every publish. In the API process that
+Celery and kombu spend ~0.5 ms of pure-Python CPU on every publish. In the producing process that
 runs in the logger's sender thread, and CPython gives the GIL back to the waiting event loop
 only when that thread blocks or after the switch interval: the loop stalls for most of a
 publish (BENCHMARKS.md, "The event loop while a publish is in flight"). Here the sender thread
 only writes the encoded batch to a pipe and waits for the answer, both without the GIL; a
-child process forked from the API does the Celery publish.
+child process forked from the producing process does the Celery publish.
 
 Protocol on the pipe (``multiprocessing`` connection, one message per frame): the parent sends
 ``b"<batch id> <records>\\n" + <batch JSON>``; the child publishes it with
@@ -15,7 +15,7 @@ republish: the parent raises DeliveryError (the chain falls back to HTTP or the 
 a new child for the next batch; the worker's writes are idempotent on record ids.
 
 The child ignores SIGINT and SIGTERM (a Ctrl-C or a process-group stop must not kill it before
-the API has drained its buffer through it) and exits when the parent closes its end of the
+the producer has drained its buffer through it) and exits when the parent closes its end of the
 pipe, or dies.
 """
 
@@ -30,8 +30,8 @@ from multiprocessing.process import BaseProcess
 
 import structlog
 
-from execlog_api.logger.delivery.celery_sender import BrokerOptions, CelerySender
-from execlog_api.logger.delivery.errors import DeliveryError
+from execlog_producer.delivery.celery_sender import BrokerOptions, CelerySender
+from execlog_producer.delivery.errors import DeliveryError
 from execlog_schema.codec import encode_batch
 from execlog_schema.models import LogBatch
 

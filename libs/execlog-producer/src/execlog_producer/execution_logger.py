@@ -33,13 +33,12 @@ from typing import Any, TypeAlias
 import orjson
 import structlog
 
-from execlog_api._version import __version__
-from execlog_api.logger.buffer import LogBuffer, Taken
-from execlog_api.logger.delivery.chain import DeliveryChain, Route
-from execlog_api.logger.delivery.errors import SpoolError
-from execlog_api.logger.metrics import LoggerMetrics
-from execlog_api.logger.redaction import SensitiveKeys
-from execlog_api.settings import DEFAULT_REDACT_KEYS
+from execlog_producer._version import __version__
+from execlog_producer.buffer import LogBuffer, Taken
+from execlog_producer.delivery.chain import DeliveryChain, Route
+from execlog_producer.delivery.errors import SpoolError
+from execlog_producer.metrics import LoggerMetrics
+from execlog_producer.redaction import DEFAULT_REDACT_KEYS, SensitiveKeys
 from execlog_schema.builder import make_producer, new_batch, new_record
 from execlog_schema.limits import MAX_RECORDS_PER_BATCH
 from execlog_schema.models import LogBatch, LogLevel, LogRecord, Producer
@@ -48,7 +47,7 @@ from execlog_schema.payload import PayloadConverter
 ExecutionLog: TypeAlias = LogRecord
 """What ``log()`` returns: the contract record, id included (made by the producer)."""
 
-_log = structlog.get_logger("execlog_api.logger")
+_log = structlog.get_logger("execlog_producer")
 
 _RECORD_OVERHEAD = 320
 
@@ -67,7 +66,7 @@ class LoggerConfig:
     idle_rescan_interval: float = 60.0
     replay_batches_per_round: int = 50
     shutdown_timeout: float = 30.0
-    default_component: str = "api"
+    default_component: str = "app"
     redact_keys: tuple[str, ...] = DEFAULT_REDACT_KEYS
 
     def __post_init__(self) -> None:
@@ -100,7 +99,7 @@ class ExecutionLogger:
     ) -> None:
         self.config = config or LoggerConfig()
         self.metrics = metrics or LoggerMetrics()
-        self.producer = producer or make_producer("execlog-api", __version__)
+        self.producer = producer or make_producer("execlog-producer", __version__)
         self.payloads = PayloadConverter(SensitiveKeys(self.config.redact_keys).__getitem__)
         self._chain_factory = chain_factory
         self._clock = clock

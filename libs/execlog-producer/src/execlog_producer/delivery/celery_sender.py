@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import orjson
 from celery import Celery
 
-from execlog_api.logger.delivery.errors import DeliveryError
 from execlog_broker.celery_factory import make_celery_app
+from execlog_producer.delivery.errors import DeliveryError
 from execlog_schema.codec import encode_batch
 from execlog_schema.models import LogBatch
 from execlog_schema.wire import QUEUE_NAME, TASK_NAME
@@ -39,8 +39,8 @@ class BrokerOptions:
         }
 
 
-def producer_app(options: BrokerOptions, name: str = "execlog_api") -> Celery:
-    """The API's Celery app: a producer on the request path, so every wait is short."""
+def producer_app(options: BrokerOptions, name: str = "execlog_producer") -> Celery:
+    """The producer's Celery app: it publishes on the request path, so every wait is short."""
     return make_celery_app(
         name,
         options.url,

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from execlog_api.logger.delivery.errors import SpoolError
+from execlog_producer.delivery.errors import SpoolError
 from execlog_schema.codec import BatchRejected, decode_batch, encode_batch
 from execlog_schema.models import LogBatch
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from execlog_api.logger.buffer import LogBuffer
+from execlog_producer.buffer import LogBuffer
 
 
 class Clock:

@@ -10,11 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from api_testkit import FakeSender
+from producer_testkit import FakeSender
 
-from execlog_api.logger.delivery.chain import DeliveryChain
-from execlog_api.logger.delivery.spool import DiskSpool
-from execlog_api.logger.execution_logger import ExecutionLogger, LoggerConfig
+from execlog_producer.delivery.chain import DeliveryChain
+from execlog_producer.delivery.spool import DiskSpool
+from execlog_producer.execution_logger import ExecutionLogger, LoggerConfig
 from execlog_schema.limits import MAX_RECORDS_PER_BATCH
 
 MakeLogger = Callable[..., tuple[ExecutionLogger, FakeSender]]
@@ -33,7 +33,7 @@ def delivered(sender: FakeSender) -> int:
     return sum(len(b.records) for b in sender.batches)
 
 
-async def test_api_log_returns_record_with_id_at_once(make_logger: MakeLogger) -> None:
+async def test_producer_log_returns_record_with_id_at_once(make_logger: MakeLogger) -> None:
     logger, _ = make_logger(buffer_size=50, flush_interval=60)
     record = logger.log(EXECUTION, "info", "hello", node_id="n1", payload={"k": 1})
     assert record.id.version == 7
@@ -43,7 +43,7 @@ async def test_api_log_returns_record_with_id_at_once(make_logger: MakeLogger) -
     assert logger.buffer.depth == 1
 
 
-async def test_api_flush_on_size(make_logger: MakeLogger) -> None:
+async def test_producer_flush_on_size(make_logger: MakeLogger) -> None:
     logger, sender = make_logger(buffer_size=10, flush_interval=60)
     for i in range(9):
         logger.info(EXECUTION, f"m{i}")
@@ -54,7 +54,7 @@ async def test_api_flush_on_size(make_logger: MakeLogger) -> None:
     assert [len(b.records) for b in sender.batches] == [10]
 
 
-async def test_api_flush_on_interval(make_logger: MakeLogger) -> None:
+async def test_producer_flush_on_interval(make_logger: MakeLogger) -> None:
     logger, sender = make_logger(buffer_size=1000, flush_interval=0.3)
     started = time.monotonic()
     for i in range(3):
@@ -66,7 +66,7 @@ async def test_api_flush_on_interval(make_logger: MakeLogger) -> None:
     assert len(sender.batches) == 1
 
 
-async def test_api_explicit_flush_sends_everything_now(make_logger: MakeLogger) -> None:
+async def test_producer_explicit_flush_sends_everything_now(make_logger: MakeLogger) -> None:
     logger, sender = make_logger(buffer_size=1000, flush_interval=60)
     ids = [logger.info(EXECUTION, f"m{i}").id for i in range(7)]
     assert await logger.flush(timeout=5) == 7
@@ -74,7 +74,7 @@ async def test_api_explicit_flush_sends_everything_now(make_logger: MakeLogger) 
     assert await logger.flush(timeout=5) == 0
 
 
-async def test_api_shutdown_flushes_buffer(make_logger: MakeLogger) -> None:
+async def test_producer_shutdown_flushes_buffer(make_logger: MakeLogger) -> None:
     logger, sender = make_logger(buffer_size=1000, flush_interval=60)
     for i in range(5):
         logger.info(EXECUTION, f"m{i}")
@@ -83,7 +83,7 @@ async def test_api_shutdown_flushes_buffer(make_logger: MakeLogger) -> None:
     assert not logger.running
 
 
-async def test_api_size_trigger_is_a_minimum_under_load(make_logger: MakeLogger) -> None:
+async def test_producer_size_trigger_is_a_minimum_under_load(make_logger: MakeLogger) -> None:
     broker = FakeSender()
     logger, _ = make_logger(broker=broker, buffer_size=10, flush_interval=60)
     broker.gate.clear()
@@ -99,7 +99,7 @@ async def test_api_size_trigger_is_a_minimum_under_load(make_logger: MakeLogger)
     assert sizes == [10, MAX_RECORDS_PER_BATCH, MAX_RECORDS_PER_BATCH, 190]
 
 
-async def test_api_message_count_falls_as_load_rises(make_logger: MakeLogger) -> None:
+async def test_producer_message_count_falls_as_load_rises(make_logger: MakeLogger) -> None:
     broker = FakeSender(delay=0.02)
     logger, _ = make_logger(broker=broker, buffer_size=50, flush_interval=60)
     for i in range(5000):
@@ -110,7 +110,7 @@ async def test_api_message_count_falls_as_load_rises(make_logger: MakeLogger) ->
     assert max(len(b.records) for b in broker.batches) <= MAX_RECORDS_PER_BATCH
 
 
-async def test_api_overflow_spills_to_disk_and_replays(
+async def test_producer_overflow_spills_to_disk_and_replays(
     make_logger: MakeLogger, spool_dir: Path
 ) -> None:
     broker = FakeSender()
@@ -145,7 +145,7 @@ async def test_api_overflow_spills_to_disk_and_replays(
     assert logger.metrics.dropped_total() == 0
 
 
-async def test_api_http_fallback_when_broker_fails(make_logger: MakeLogger) -> None:
+async def test_producer_http_fallback_when_broker_fails(make_logger: MakeLogger) -> None:
     broker = FakeSender()
     broker.fail = True
     http = FakeSender(name="http")
@@ -160,7 +160,7 @@ async def test_api_http_fallback_when_broker_fails(make_logger: MakeLogger) -> N
     assert logger.state()["broker_ok"] is False
 
 
-async def test_api_spool_when_all_fail_then_replay_without_loss_or_duplicates(
+async def test_producer_spool_when_all_fail_then_replay_without_loss_or_duplicates(
     make_logger: MakeLogger, spool_dir: Path
 ) -> None:
     broker = FakeSender()
@@ -184,7 +184,7 @@ async def test_api_spool_when_all_fail_then_replay_without_loss_or_duplicates(
     assert http.batches == []
 
 
-async def test_api_log_after_close_is_spooled_and_replayed_by_next_start(
+async def test_producer_log_after_close_is_spooled_and_replayed_by_next_start(
     spool_dir: Path,
 ) -> None:
     first = FakeSender()
@@ -207,7 +207,7 @@ async def test_api_log_after_close_is_spooled_and_replayed_by_next_start(
     assert restarted.metrics.dropped_total() == 0
 
 
-async def test_api_flush_returns_when_everything_is_down(make_logger: MakeLogger) -> None:
+async def test_producer_flush_returns_when_everything_is_down(make_logger: MakeLogger) -> None:
     broker = FakeSender()
     broker.fail = True
     logger, _ = make_logger(broker=broker, buffer_size=1000, flush_interval=60)
@@ -216,7 +216,7 @@ async def test_api_flush_returns_when_everything_is_down(make_logger: MakeLogger
     assert logger.metrics.value("execlog_fallbacks_total", {"target": "spool"}) == 1
 
 
-def test_api_log_rejects_programmer_errors(make_logger: MakeLogger) -> None:
+def test_producer_log_rejects_programmer_errors(make_logger: MakeLogger) -> None:
     logger, _ = make_logger()
     with pytest.raises(ValueError, match="UUID"):
         logger.log("not-a-uuid", "info", "x")
@@ -224,7 +224,7 @@ def test_api_log_rejects_programmer_errors(make_logger: MakeLogger) -> None:
         logger.log(EXECUTION, "loud", "x")
 
 
-def test_api_metrics_count_logged_and_sent(make_logger: MakeLogger) -> None:
+def test_producer_metrics_count_logged_and_sent(make_logger: MakeLogger) -> None:
     logger, sender = make_logger(buffer_size=1000, flush_interval=60)
     for i in range(12):
         logger.debug(EXECUTION, f"m{i}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from execlog_api.logger.delivery.errors import DeliveryError, WorkerRejectedError
+from execlog_producer.delivery.errors import DeliveryError, WorkerRejectedError
 from execlog_schema.codec import encode_batch
 from execlog_schema.models import LogBatch
 

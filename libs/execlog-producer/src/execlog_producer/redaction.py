@@ -1,4 +1,4 @@
-"""The API's redaction rule: which payload keys name a secret (``LOG_REDACT_KEYS``).
+"""The redaction rule: which payload keys name a secret (``EXECLOG_REDACT_KEYS``).
 
 A key is sensitive when, split into lower-case words (``_``, ``-``, space, ``.`` and camelCase
 boundaries), it contains the words of a configured key in sequence: ``X-Api-Key``,
@@ -16,6 +16,20 @@ _WORD_SPLIT = re.compile(r"[^0-9a-zA-Z]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 _VERDICT_CACHE_SIZE = 10_000
+
+DEFAULT_REDACT_KEYS: tuple[str, ...] = (
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "authorization",
+    "api_key",
+    "apikey",
+    "private_key",
+    "cookie",
+    "set_cookie",
+)
+"""The keys redacted unless configured otherwise."""
 
 
 def _words(key: str) -> tuple[str, ...]:

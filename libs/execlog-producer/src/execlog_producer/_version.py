@@ -1,0 +1,3 @@
+"""Version of the execlog-producer library (the one place it is stated)."""
+
+__version__ = "0.1.0"
