@@ -14,10 +14,11 @@ import pytest
 import structlog
 from producer_testkit import FakeSender
 from structlog.testing import CapturingLogger
-from structlog.typing import EventDict, WrappedLogger
+from structlog.typing import EventDict, Processor, WrappedLogger
 
 from execlog_producer.context import bind_execution
 from execlog_producer.execution_logger import ExecutionLog, ExecutionLogger
+from execlog_producer.logging_bridge import ExecutionLogHandler
 from execlog_producer.structlog_bridge import (
     ExecutionLogProcessor,
     error_of,
@@ -238,3 +239,52 @@ def test_producer_structlog_bridge_does_not_ship_what_it_logs_while_shipping(
         "outer",
         "producer warning while shipping",
     ]
+
+
+def test_producer_structlog_bridge_leaves_stdlib_records_to_the_handler(
+    make_logger: MakeLogger,
+) -> None:
+    """One processor list as chain and foreign_pre_chain, plus the stdlib handler: every line
+    is shipped exactly once (stdlib lines by the handler, structlog events by the processor)."""
+    execution_logger, sender = make_logger(flush_interval=60)
+    shared: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        ship_to_execlog(execution_logger),
+    ]
+    rendered: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            rendered.append(self.format(record))
+
+    printer = Keep()
+    printer.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.KeyValueRenderer(key_order=["event"]),
+            ],
+        )
+    )
+    stdlib_logger = logging.getLogger("execlog.test.structlog_and_stdlib")
+    stdlib_logger.setLevel(logging.DEBUG)
+    stdlib_logger.propagate = False
+    stdlib_logger.addHandler(ExecutionLogHandler(execution_logger))
+    stdlib_logger.addHandler(printer)
+    structlog_logger: Any = structlog.wrap_logger(
+        stdlib_logger,
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        wrapper_class=structlog.stdlib.BoundLogger,
+    )
+    try:
+        with bind_execution(EXECUTION):
+            stdlib_logger.info("from stdlib")
+            structlog_logger.info("from structlog")
+    finally:
+        stdlib_logger.handlers.clear()
+    execution_logger.flush_sync(timeout=10)
+    shipped = [r.message for b in sender.batches for r in b.records]
+    assert sorted(shipped) == ["from stdlib", "from structlog"]
+    assert len(rendered) == 2

@@ -112,7 +112,9 @@ def _text_or_none(value: object) -> str | None:
 class ExecutionLogHandler(logging.Handler):
     """Ships the records that carry an execution to ``execution_logger`` (see the module doc)."""
 
-    def __init__(self, execution_logger: ExecutionLogger, level: int | str = logging.NOTSET):
+    def __init__(
+        self, execution_logger: ExecutionLogger, level: int | str = logging.NOTSET
+    ) -> None:
         super().__init__(level)
         self.execution_logger = execution_logger
         self._shipping = threading.local()

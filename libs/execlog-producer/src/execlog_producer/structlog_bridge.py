@@ -31,6 +31,10 @@ What a shipped event becomes (``ExecutionLogger.log``):
   :data:`EVENT_FIELD_KEYS`, the structlog bookkeeping in :data:`STRUCTLOG_INTERNAL_KEYS` and
   private keys (a leading ``_``).
 
+A stdlib record that ``structlog.stdlib.ProcessorFormatter`` runs through its
+``foreign_pre_chain`` (``_from_structlog`` is False) passes untouched:
+:class:`execlog_producer.logging_bridge.ExecutionLogHandler` ships those, so a line is never
+shipped twice, and the same processor list may serve as chain and ``foreign_pre_chain``.
 An event logged while the processor ships one (the producer's own warnings) is not shipped. The
 processor never raises: a failure (an ``execution_id`` that is not a UUID, a bad ``attempt``) is
 printed to stderr with its traceback, counted in ``ExecutionLogProcessor.failures``, and the
@@ -96,6 +100,11 @@ def event_payload(event_dict: EventDict) -> dict[str, Any]:
     }
 
 
+def is_foreign_record(event_dict: EventDict) -> bool:
+    """Whether the event is a stdlib record in ``ProcessorFormatter``'s ``foreign_pre_chain``."""
+    return event_dict.get("_from_structlog") is False
+
+
 def _text_or_none(value: object) -> str | None:
     return None if value is None else str(value)
 
@@ -110,7 +119,7 @@ class ExecutionLogProcessor:
 
     def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
         """Ship the event when it carries an execution; return ``event_dict`` unchanged."""
-        if getattr(self._shipping, "active", False):
+        if getattr(self._shipping, "active", False) or is_foreign_record(event_dict):
             return event_dict
         self._shipping.active = True
         try:
