@@ -1,4 +1,8 @@
-"""Shared fixtures of the API tests: throwaway database/Redis prefix, fake transports."""
+"""Shared fixtures of the API tests: throwaway database/Redis prefix, fake transports.
+
+The producer's fakes (``FakeSender``, ``make_logger``, ``spool_dir``, ``small_batch``) are the
+producer library's own testkit, registered for the API's tests by conftest.py.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,7 @@ import contextlib
 import json
 import threading
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,73 +30,8 @@ from execlog_api.app import create_app
 from execlog_api.db.migrate import migrate
 from execlog_api.deps import Services
 from execlog_api.settings import Settings
-from execlog_producer.delivery.chain import DeliveryChain
-from execlog_producer.delivery.spool import DiskSpool
-from execlog_producer.execution_logger import ExecutionLogger, LoggerConfig
-from execlog_schema.builder import make_producer, new_batch, new_record
-from execlog_schema.models import LogBatch
 from execlog_stack.ports import free_port
 from execlog_stack.proxy import TcpProxy
-
-
-class FakeSender:
-    """A BatchSender that records batches; can be slowed, failed or blocked on demand."""
-
-    def __init__(self, name: str = "broker", delay: float = 0.0) -> None:
-        self.name = name
-        self.delay = delay
-        self.fail = False
-        self.batches: list[LogBatch] = []
-        self.attempts = 0
-        self.gate = threading.Event()
-        self.gate.set()
-        self.lock = threading.Lock()
-
-    def send(self, batch: LogBatch) -> None:
-        self.attempts += 1
-        self.gate.wait(30)
-        if self.delay:
-            time.sleep(self.delay)
-        if self.fail:
-            raise ConnectionError(f"{self.name} down")
-        with self.lock:
-            self.batches.append(batch)
-
-    def close(self) -> None:
-        pass
-
-    def record_ids(self) -> list[str]:
-        with self.lock:
-            return [str(r.id) for b in self.batches for r in b.records]
-
-
-@pytest.fixture()
-def spool_dir(tmp_path: Path) -> Path:
-    """A private spool directory."""
-    path = tmp_path / "spool"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture()
-def make_logger(spool_dir: Path) -> Iterator[Callable[..., tuple[ExecutionLogger, FakeSender]]]:
-    """Factory of (ExecutionLogger, its fake broker); every logger is closed at teardown."""
-    made: list[ExecutionLogger] = []
-
-    def factory(
-        broker: FakeSender | None = None, http: FakeSender | None = None, **config: object
-    ) -> tuple[ExecutionLogger, FakeSender]:
-        sender = broker or FakeSender()
-        spool = DiskSpool(spool_dir, file_max_bytes=1 << 20, max_bytes=1 << 30)
-        chain = DeliveryChain(sender, spool, http, backoff=0.05, backoff_max=0.2)
-        logger = ExecutionLogger(lambda: chain, LoggerConfig(**config))  # type: ignore[arg-type]
-        made.append(logger)
-        return logger, sender
-
-    yield factory
-    for logger in made:
-        logger.close(timeout=5)
-        assert logger.metrics.dropped_total() == 0
 
 
 @pytest.fixture()
@@ -111,21 +49,6 @@ def blackhole() -> Iterator[TcpProxy]:
     proxy.cut("blackhole")
     with proxy:
         yield proxy
-
-
-TEST_EXECUTION = uuid.UUID("0190d9d2-0000-7000-8000-000000000003")
-TEST_PRODUCER = make_producer("execlog-api-test", "0.0.0")
-
-
-def small_batch(records: int = 3) -> LogBatch:
-    """A valid batch of ``records`` short records of one execution."""
-    return new_batch(
-        [
-            new_record(execution_id=TEST_EXECUTION, level="INFO", message=f"m{i}", component="test")
-            for i in range(records)
-        ],
-        TEST_PRODUCER,
-    )
 
 
 def queued_messages(redis_url: str, key: str) -> list[dict[str, Any]]:

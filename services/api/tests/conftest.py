@@ -1,3 +1,3 @@
-"""Registers this directory's fixtures (defined in api_testkit, a module with a unique name)."""
+"""Registers the fixtures of api_testkit and of the producer library's producer_testkit."""
 
-pytest_plugins = ["execlog_db.testing", "api_testkit"]
+pytest_plugins = ["execlog_db.testing", "producer_testkit", "api_testkit"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from api_testkit import FakeSender
+from producer_testkit import FakeSender
 from pydantic import ValidationError
 
 from execlog_api.engine.retry import RetryPolicy, RetryService, StepFailedError

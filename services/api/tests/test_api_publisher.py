@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from api_testkit import queued_messages, small_batch, task_batches
+from api_testkit import queued_messages, task_batches
+from producer_testkit import small_batch
 
 from execlog_producer.delivery.celery_sender import BrokerOptions
 from execlog_producer.delivery.errors import DeliveryError
