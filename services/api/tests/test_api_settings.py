@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from pydantic import ValidationError
+from service_testkit import read_settings
 
 from execlog_api.settings import PRODUCER_FIELDS, Settings
 from execlog_db.engine import PoolSettings
@@ -151,12 +152,7 @@ def test_api_settings_reject_bad_values(
 
 def read_deprecated(monkeypatch: pytest.MonkeyPatch, **env: str) -> tuple[Settings, list[str]]:
     """Settings from ``env`` and the deprecation warnings their construction emitted."""
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        s = Settings()
-    return s, [str(w.message) for w in caught if issubclass(w.category, DeprecationWarning)]
+    return read_settings(Settings, monkeypatch, **env)
 
 
 def test_api_old_pool_names_still_work(monkeypatch: pytest.MonkeyPatch) -> None:

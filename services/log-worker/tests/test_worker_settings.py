@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import warnings
-
 import pytest
 from pydantic import ValidationError
+from service_testkit import read_settings
 
 from execlog_worker.settings import Settings
 
@@ -32,12 +31,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def read(monkeypatch: pytest.MonkeyPatch, **env: str) -> tuple[Settings, list[str]]:
     """Settings from ``env`` and the deprecation warnings their construction emitted."""
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        settings = Settings()
-    return settings, [str(w.message) for w in caught if issubclass(w.category, DeprecationWarning)]
+    return read_settings(Settings, monkeypatch, **env)
 
 
 def test_worker_settings_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
