@@ -161,10 +161,11 @@ def worker(
     if logfile:
         argv.append(f"--logfile={logfile}")
     argv.extend(ctx.args)
+    app = create_app(settings)
     checks = [
         _database_check(settings),
         _broker_check(settings),
-        Check("celery worker options", lambda: parse_worker_argv(create_app(settings), argv)),
+        Check("celery worker options", lambda: parse_worker_argv(app, argv)),
     ]
     if preflight("worker", checks, check_only):
         return
@@ -173,7 +174,6 @@ def worker(
     from execlog_service.log_setup import get_logger
 
     log = get_logger("execlog_worker.cli")
-    app = create_app(settings)
     _ensure_partitions_once(settings)
     if metrics_dir is not None and settings.worker_metrics_port is not None:
         _serve_worker_metrics(settings)
